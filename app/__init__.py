@@ -1,0 +1,182 @@
+"""Application factory."""
+
+import hashlib
+import os
+from pathlib import Path
+
+from flask import Flask, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user
+
+from app import formatting
+from app.extensions import csrf, db, limiter, login_manager, mail, migrate
+from app.htmx import add_vary, is_htmx
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+BLUEPRINTS = ("auth", "home", "profile", "apartment", "manage")
+
+
+def create_app(config: object | str | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    if config is None:
+        config = os.environ.get("PORTAL_CONFIG", "config.DevConfig" if os.environ.get("FLASK_DEBUG") else "config.Config")
+    app.config.from_object(config)
+    Path(app.root_path).parent.joinpath("instance").mkdir(exist_ok=True)
+
+    from app import models  # noqa: F401  (register tables)
+    from app.services import passwords
+
+    passwords.configure(
+        time_cost=app.config["ARGON2_TIME_COST"],
+        memory_cost=app.config["ARGON2_MEMORY_COST"],
+        parallelism=app.config["ARGON2_PARALLELISM"],
+    )
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    mail.init_app(app)
+    limiter.init_app(app)
+    _init_login(app)
+    formatting.register(app)
+
+    import importlib
+
+    for name in BLUEPRINTS:
+        module = importlib.import_module(f"app.blueprints.{name}")
+        app.register_blueprint(module.bp)
+
+    _init_static_versioning(app)
+    _init_request_hooks(app)
+    _init_errors(app)
+
+    from app.cli import register as register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from app.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Войдите, чтобы продолжить."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def load_user(session_id: str):
+        user_id, _, version = session_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = db.session.get(User, int(user_id))
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return user
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        login_url = url_for("auth.login", next=request.full_path if request.method == "GET" else None)
+        if is_htmx():
+            # Never swap a login page into a table row: make htmx navigate instead.
+            return "", 401, {"HX-Redirect": login_url}
+        flash(login_manager.login_message, "info")
+        return redirect(login_url)
+
+
+def _init_static_versioning(app: Flask) -> None:
+    hashes: dict[str, str] = {}
+
+    def file_hash(filename: str) -> str:
+        if filename not in hashes or app.debug:
+            path = Path(app.static_folder) / filename
+            try:
+                hashes[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:10]
+            except OSError:
+                hashes[filename] = "0"
+        return hashes[filename]
+
+    @app.url_defaults
+    def static_version(endpoint, values):
+        if endpoint == "static" and "filename" in values and "v" not in values:
+            values["v"] = file_hash(values["filename"])
+
+
+def _init_request_hooks(app: Flask) -> None:
+    allowed_while_forced = {"auth.change_password", "auth.logout", "static"}
+
+    @app.before_request
+    def force_password_change():
+        if (
+            current_user.is_authenticated
+            and current_user.must_change_password
+            and request.endpoint not in allowed_while_forced
+        ):
+            if is_htmx():
+                return "", 401, {"HX-Redirect": url_for("auth.change_password")}
+            return redirect(url_for("auth.change_password"))
+        return None
+
+    @app.context_processor
+    def layout_context():
+        from app.blueprints.home.nav import navigation
+        from app.blueprints.apartment.current import current_premises
+
+        if not current_user.is_authenticated:
+            return {"nav": [], "current_premises": None}
+        return {"nav": navigation(current_user), "current_premises": current_premises()}
+
+    @app.after_request
+    def security_headers(response):
+        add_vary(response)
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), interest-cohort=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.endpoint == "static":
+            if "v" in request.args:
+                response.cache_control.public = True
+                response.cache_control.max_age = app.config["STATIC_MAX_AGE"]
+                response.cache_control.immutable = True
+        elif current_user.is_authenticated:
+            # Personal data: never stored by shared caches or the browser's back-forward cache.
+            response.cache_control.no_store = True
+            response.cache_control.private = True
+        return response
+
+    @app.teardown_request
+    def rollback_on_error(exc):
+        if exc is not None:
+            db.session.rollback()
+
+    app.jinja_env.globals["session_premises_key"] = lambda: session.get("premises_id")
+
+
+def _init_errors(app: Flask) -> None:
+    def page(template: str, code: int):
+        def handler(error):
+            if code == 500:
+                db.session.rollback()
+            return render_template(template, error=error), code
+
+        return handler
+
+    app.register_error_handler(403, page("errors/403.html", 403))
+    app.register_error_handler(404, page("errors/404.html", 404))
+    app.register_error_handler(405, page("errors/405.html", 405))
+    app.register_error_handler(429, page("errors/429.html", 429))
+    app.register_error_handler(500, page("errors/500.html", 500))
+
+    from flask_wtf.csrf import CSRFError
+
+    app.register_error_handler(CSRFError, page("errors/csrf.html", 400))

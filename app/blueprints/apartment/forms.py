@@ -1,0 +1,8 @@
+from flask_wtf import FlaskForm
+from wtforms import StringField, TelField
+from wtforms.validators import Length
+
+
+class OwnerFieldsForm(FlaskForm):
+    actual_residents = StringField("Сколько человек фактически проживает", validators=[Length(max=10)])
+    emergency_phone = TelField("Телефон для экстренной связи", validators=[Length(max=40)])

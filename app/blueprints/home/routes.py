@@ -1,0 +1,30 @@
+from flask import redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from app.blueprints.apartment.current import current_premises
+from app.blueprints.home import bp
+from app.models.people import Role
+from app.permissions import managed_buildings
+from app.services.home import attention_items, building_stats
+
+
+@bp.get("/")
+def root():
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    return redirect(url_for("auth.login"))
+
+
+@bp.get("/home")
+@login_required
+def index():
+    premises = current_premises()
+    stats = None
+    if current_user.has_role(Role.STAFF, Role.COUNCIL):
+        stats = building_stats(managed_buildings(current_user))
+    return render_template(
+        "home/index.html",
+        premises=premises,
+        attention=attention_items(current_user, premises),
+        stats=stats,
+    )

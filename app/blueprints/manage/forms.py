@@ -1,0 +1,15 @@
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField, TelField
+from wtforms.validators import Length
+
+
+class IssueAccountForm(FlaskForm):
+    full_name = StringField("ФИО собственника", validators=[Length(max=200, message="Не больше 200 символов")])
+    share = StringField("Доля в праве", validators=[Length(max=20)])
+    login = StringField("Логин", validators=[Length(max=64, message="Не больше 64 символов")])
+    phone = TelField("Телефон", validators=[Length(max=40)])
+    email = EmailField("Электронная почта", validators=[Length(max=254)])
+
+
+class LetterForm(FlaskForm):
+    password = HiddenField()

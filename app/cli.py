@@ -1,0 +1,41 @@
+"""Command-line tools: `flask seed-demo`, `flask create-admin`."""
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from app.extensions import db
+
+
+def register(app: Flask) -> None:
+    @app.cli.command("seed-demo")
+    @click.option("--if-empty", is_flag=True, help="Do nothing if the database already has data.")
+    def seed_demo(if_empty: bool):
+        """Create a believable demo in Chita (accounts with password demo2026)."""
+        from app.demo import seed
+        from app.models import Organisation
+
+        if db.session.scalar(select(Organisation.id).limit(1)) is not None:
+            if if_empty:
+                click.echo("Database already has data; demo not loaded.")
+                return
+            raise click.ClickException("Database already has data; demo data goes only into an empty database.")
+        summary = seed()
+        click.echo(summary)
+
+    @app.cli.command("create-admin")
+    @click.option("--login", prompt="Login", help="Login of the portal operator.")
+    @click.option("--name", "full_name", prompt="Full name", help="Full name.")
+    @click.password_option(help="Password (asked twice if not given).")
+    def create_admin(login: str, full_name: str, password: str):
+        """Create a portal operator account for a real installation."""
+        from app.services import accounts, passwords
+        from app.services.errors import Invalid
+
+        try:
+            passwords.check_new_password(password, login=login, field="password")
+            accounts.user_create(login=login, password=password, full_name=full_name, is_operator=True)
+        except Invalid as error:
+            raise click.ClickException(error.message) from None
+        db.session.commit()
+        click.echo(f"Operator {login} created.")

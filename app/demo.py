@@ -1,0 +1,150 @@
+"""Demo data: one УК and one РСО in Chita, two buildings, owners, council, staff."""
+
+import random
+from decimal import Decimal
+
+from app.extensions import db
+from app.models import (
+    Building,
+    CouncilMembership,
+    Organisation,
+    Ownership,
+    Premises,
+    StaffMembership,
+    User,
+)
+from app.models.orgs import OrgKind, StaffRole
+from app.services import passwords
+
+DEMO_PASSWORD = "demo2026"
+
+SURNAMES = [
+    ("Иванов", "Иванова"), ("Смирнов", "Смирнова"), ("Кузнецов", "Кузнецова"), ("Попов", "Попова"),
+    ("Васильев", "Васильева"), ("Петров", "Петрова"), ("Соколов", "Соколова"), ("Михайлов", "Михайлова"),
+    ("Новиков", "Новикова"), ("Фёдоров", "Фёдорова"), ("Морозов", "Морозова"), ("Волков", "Волкова"),
+    ("Алексеев", "Алексеева"), ("Лебедев", "Лебедева"), ("Семёнов", "Семёнова"), ("Егоров", "Егорова"),
+    ("Павлов", "Павлова"), ("Козлов", "Козлова"), ("Степанов", "Степанова"), ("Николаев", "Николаева"),
+    ("Цыренов", "Цыренова"), ("Дашиев", "Дашиева"), ("Бальжинимаев", "Бальжинимаева"), ("Намсараев", "Намсараева"),
+]
+MALE = [("Александр", "Александрович"), ("Сергей", "Сергеевич"), ("Андрей", "Андреевич"),
+        ("Дмитрий", "Дмитриевич"), ("Алексей", "Алексеевич"), ("Баир", "Баирович"), ("Николай", "Николаевич")]
+FEMALE = [("Елена", "Александровна"), ("Ольга", "Сергеевна"), ("Татьяна", "Андреевна"),
+          ("Наталья", "Дмитриевна"), ("Ирина", "Николаевна"), ("Сэсэг", "Баировна"), ("Анна", "Алексеевна")]
+
+
+def _name(rng: random.Random) -> str:
+    male, female = rng.choice(SURNAMES)
+    if rng.random() < 0.5:
+        first, patronymic = rng.choice(MALE)
+        return f"{male} {first} {patronymic}"
+    first, patronymic = rng.choice(FEMALE)
+    return f"{female} {first} {patronymic}"
+
+
+def _building_premises(building: Building, *, entrances: int, floors: int, per_floor: int,
+                       account_prefix: str, cadastral_prefix: str, rng: random.Random) -> list[Premises]:
+    layout = [(1, Decimal("34.20"), Decimal("17.80")), (2, Decimal("48.60"), Decimal("29.40")),
+              (3, Decimal("63.10"), Decimal("41.50"))]
+    result, number = [], 0
+    for entrance in range(1, entrances + 1):
+        for floor in range(1, floors + 1):
+            for slot in range(per_floor):
+                number += 1
+                rooms, total, living = layout[slot % len(layout)]
+                result.append(Premises(
+                    building=building,
+                    number=str(number),
+                    entrance=entrance,
+                    floor=floor,
+                    rooms=rooms,
+                    total_area=total,
+                    living_area=living,
+                    cadastral_number=f"{cadastral_prefix}:{number + 100}",
+                    account_number=f"{account_prefix}{number:04d}",
+                    registered_residents=rng.choice([1, 1, 2, 2, 3, 4]),
+                ))
+    return result
+
+
+def seed() -> str:
+    rng = random.Random(2026)
+    demo_hash = passwords.hash_password(DEMO_PASSWORD)
+
+    def user(login: str, full_name: str, **extra) -> User:
+        u = User(login=login, password_hash=demo_hash, full_name=full_name, full_name_locked=True, **extra)
+        db.session.add(u)
+        return u
+
+    operator = Organisation(kind=OrgKind.OPERATOR, name="ГКУ «Центр цифровых сервисов ЖКХ Забайкальского края»",
+                            short_name="Оператор портала", inn="7536000011", address="672000, г. Чита, ул. Амурская, д. 68",
+                            phones="+7 3022 21-00-00", email="support@dom-chita.example")
+    uk = Organisation(
+        kind=OrgKind.UK,
+        name="Общество с ограниченной ответственностью «Управляющая компания «Северный»",
+        short_name="ООО «УК «Северный»",
+        inn="7536123457", kpp="753601001", ogrn="1157536004321",
+        address="672039, г. Чита, ул. Бабушкина, д. 120, офис 3",
+        phones="+7 3022 35-12-40", email="info@uk-severny.example", site="uk-severny.example",
+        bank_name="ЧИТИНСКОЕ ОТДЕЛЕНИЕ N8600 ПАО СБЕРБАНК", bank_bic="047601637",
+        bank_account="40702810974000012345", bank_corr_account="30101810500000000637",
+    )
+    rso = Organisation(kind=OrgKind.RSO, name="Акционерное общество «Водоканал-Чита»", short_name="АО «Водоканал-Чита»",
+                       inn="7536095695", kpp="753601001", ogrn="1087536008801",
+                       address="672000, г. Чита, ул. Костюшко-Григоровича, д. 1", phones="+7 3022 23-35-60",
+                       email="abon@vodokanal-chita.example")
+    db.session.add_all([operator, uk, rso])
+
+    b1 = Building(organisation=uk, city="Чита", street="ул. Бабушкина", house="108", postcode="672039",
+                  year_built=1987, floors=10, entrances=4)
+    b2 = Building(organisation=uk, city="Чита", street="ул. Амурская", house="41", postcode="672000",
+                  year_built=1962, floors=4, entrances=3)
+    b1.suppliers.append(rso)
+    b2.suppliers.append(rso)
+    db.session.add_all([b1, b2])
+    p1 = _building_premises(b1, entrances=4, floors=10, per_floor=3, account_prefix="10108",
+                            cadastral_prefix="75:32:030512", rng=rng)
+    p2 = _building_premises(b2, entrances=3, floors=4, per_floor=3, account_prefix="20041",
+                            cadastral_prefix="75:32:040301", rng=rng)
+    db.session.add_all(p1 + p2)
+    by_number = {p.number: p for p in p1}
+
+    owner = user("owner", "Бальжинимаева Сэсэг Баировна", phone="+79141234567", email="owner@example.ru",
+                 notify_new_notice=True)
+    owner.ownerships.append(Ownership(premises=by_number["12"]))
+    owner.ownerships.append(Ownership(premises=p2[4], share_num=1, share_den=2))  # кв. 5 on Amurskaya, half
+    by_number["12"].actual_residents = 3
+    owner2 = user("owner2", "Петров Андрей Сергеевич", phone="+79247654321")
+    owner2.ownerships.append(Ownership(premises=by_number["13"]))
+    council = user("council", "Козлова Ирина Николаевна", phone="+79145550011", email="council@example.ru")
+    council.ownerships.append(Ownership(premises=by_number["45"]))
+    council.council_memberships.append(CouncilMembership(building=b1, is_chair=True))
+    staff = user("staff", "Морозова Ольга Сергеевна", email="staff@uk-severny.example")
+    staff.staff_memberships.append(StaffMembership(organisation=uk, role=StaffRole.STAFF))
+    ukadmin = user("ukadmin", "Семёнов Дмитрий Алексеевич", email="admin@uk-severny.example")
+    ukadmin.staff_memberships.append(StaffMembership(organisation=uk, role=StaffRole.ADMIN))
+    rso_user = user("rso", "Цыренов Баир Николаевич", email="dispatcher@vodokanal-chita.example")
+    rso_user.staff_memberships.append(StaffMembership(organisation=rso, role=StaffRole.STAFF))
+    user("admin", "Оператор портала", is_operator=True)
+
+    # A second council member and the co-owner of кв. 5 on Amurskaya.
+    member = user("council2", "Егоров Николай Андреевич")
+    member.ownerships.append(Ownership(premises=by_number["77"]))
+    member.council_memberships.append(CouncilMembership(building=b1))
+    co_owner = user("ls200410005", "Бальжинимаев Баир Николаевич", must_change_password=True)
+    co_owner.ownerships.append(Ownership(premises=p2[4], share_num=1, share_den=2))
+
+    # Other owners: about two thirds of the premises have an account, some not yet activated.
+    taken = {"12", "13", "45", "77"}
+    extra = 0
+    for premises in p1 + p2:
+        if premises.building is b1 and premises.number in taken:
+            continue
+        if premises is p2[4] or rng.random() > 0.66:
+            continue
+        pending = rng.random() < 0.2
+        u = user(f"ls{premises.account_number}", _name(rng), must_change_password=pending)
+        u.ownerships.append(Ownership(premises=premises))
+        extra += 1
+    db.session.commit()
+    return (f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
+            f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}.")

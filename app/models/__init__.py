@@ -1,0 +1,19 @@
+"""Domain models, one module per domain."""
+
+from app.models.audit import AuditLog, ConsentRecord
+from app.models.housing import Building, CouncilMembership, Ownership, Premises, building_suppliers
+from app.models.orgs import Organisation, StaffMembership
+from app.models.people import User
+
+__all__ = [
+    "AuditLog",
+    "Building",
+    "ConsentRecord",
+    "CouncilMembership",
+    "Organisation",
+    "Ownership",
+    "Premises",
+    "StaffMembership",
+    "User",
+    "building_suppliers",
+]

@@ -1,0 +1,1 @@
+"""Business rules. Services never touch request/session/current_user; the acting user comes in as `actor`."""

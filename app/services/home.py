@@ -1,0 +1,74 @@
+"""What the home page shows: things that need the user's attention and, for managers, building figures."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Building, Ownership, Premises, User
+
+
+@dataclass(frozen=True)
+class Attention:
+    text: str
+    endpoint: str
+    action: str
+    level: str = "info"  # info | warning
+
+
+def attention_items(user: User, premises: Premises | None) -> list[Attention]:
+    items = []
+    if not user.email:
+        items.append(Attention(
+            "Укажите электронную почту — на неё придут подтверждения и оповещения об отключениях.",
+            "profile.index", "Указать почту"))
+    if not user.phone:
+        items.append(Attention("Укажите телефон для связи с управляющей организацией.",
+                               "profile.index", "Указать телефон"))
+    if premises is not None and premises.actual_residents is None:
+        items.append(Attention(
+            f"Сообщите, сколько человек фактически проживает: {premises.title}.",
+            "apartment.index", "Указать"))
+    return items
+
+
+@dataclass(frozen=True)
+class BuildingStats:
+    building: Building
+    premises: int
+    with_account: int
+    pending_first_login: int
+
+
+def building_stats(buildings: list[Building]) -> list[BuildingStats]:
+    """Per building: premises count, premises with at least one account, accounts not yet activated."""
+    if not buildings:
+        return []
+    ids = [b.id for b in buildings]
+    premises_count = dict(
+        db.session.execute(
+            select(Premises.building_id, func.count(Premises.id)).where(Premises.building_id.in_(ids))
+            .group_by(Premises.building_id)
+        ).all()
+    )
+    with_account = dict(
+        db.session.execute(
+            select(Premises.building_id, func.count(func.distinct(Premises.id)))
+            .join(Ownership, Ownership.premises_id == Premises.id)
+            .where(Premises.building_id.in_(ids))
+            .group_by(Premises.building_id)
+        ).all()
+    )
+    pending = dict(
+        db.session.execute(
+            select(Premises.building_id, func.count(func.distinct(User.id)))
+            .join(Ownership, Ownership.premises_id == Premises.id)
+            .join(User, User.id == Ownership.user_id)
+            .where(Premises.building_id.in_(ids), User.must_change_password.is_(True))
+            .group_by(Premises.building_id)
+        ).all()
+    )
+    return [
+        BuildingStats(b, premises_count.get(b.id, 0), with_account.get(b.id, 0), pending.get(b.id, 0))
+        for b in buildings
+    ]

@@ -1,0 +1,57 @@
+"""Small helpers shared by routes: the request's origin and turning DomainErrors into form errors."""
+
+from flask import request
+from wtforms import Form
+
+from app.extensions import client_ip
+from app.services.context import Origin
+from app.services.errors import DomainError, Invalid
+
+
+def origin() -> Origin:
+    return Origin(ip=client_ip(), user_agent=request.headers.get("User-Agent", "")[:300])
+
+
+def form_error(form: Form, error: DomainError, fallback_field: str | None = None) -> None:
+    """Attach a service error to the field it names (or to a fallback field / the form)."""
+    name = error.field if isinstance(error, Invalid) else fallback_field
+    field = getattr(form, name, None) if name else None
+    if field is None:
+        form.form_errors.append(error.message)
+        return
+    field.errors = [*field.errors, error.message]
+
+
+def has_errors(form: Form) -> bool:
+    return bool(form.form_errors) or any(f.errors for f in form)
+
+
+def edit_region(*, region_id: str, partial: str, page: str, form, save, context, page_url: str):
+    """Click-to-edit for one region of a page, with and without JavaScript.
+
+    GET shows the region in edit mode: the partial when htmx targets the region, else the whole page.
+    POST validates and calls save() (a service call that may raise DomainError): on success the region
+    in view mode (htmx) or a 303 back to the page; on error the same form with messages, status 422.
+    `context` is a callable so that the view is rendered from fresh data after saving.
+    """
+    from flask import flash, redirect, render_template
+
+    from app.htmx import render_fragment, targets
+
+    status = 200
+    if form.is_submitted():
+        status = 422
+        if form.validate():
+            try:
+                message = save()
+            except DomainError as error:
+                form_error(form, error)
+            else:
+                if message:
+                    flash(message, "success")
+                if targets(region_id):
+                    return render_fragment(partial, editing=None, **context())
+                return redirect(page_url, code=303)
+    if targets(region_id):
+        return render_fragment(partial, status=status, editing=region_id, form=form, **context())
+    return render_template(page, editing=region_id, form=form, **context()), status
