@@ -23,7 +23,9 @@ BLUEPRINTS = ("auth", "home", "profile", "apartment", "manage")
 def create_app(config: object | str | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=False)
     if config is None:
-        config = os.environ.get("PORTAL_CONFIG", "config.DevConfig" if os.environ.get("FLASK_DEBUG") else "config.Config")
+        config = os.environ.get(
+            "PORTAL_CONFIG", "config.DevConfig" if os.environ.get("FLASK_DEBUG") else "config.Config"
+        )
     app.config.from_object(config)
     Path(app.root_path).parent.joinpath("instance").mkdir(exist_ok=True)
 
@@ -124,8 +126,8 @@ def _init_request_hooks(app: Flask) -> None:
 
     @app.context_processor
     def layout_context():
-        from app.blueprints.home.nav import navigation
         from app.blueprints.apartment.current import current_premises
+        from app.blueprints.home.nav import navigation
 
         if not current_user.is_authenticated:
             return {"nav": [], "current_premises": None}

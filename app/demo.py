@@ -19,17 +19,49 @@ from app.services import passwords
 DEMO_PASSWORD = "demo2026"
 
 SURNAMES = [
-    ("Иванов", "Иванова"), ("Смирнов", "Смирнова"), ("Кузнецов", "Кузнецова"), ("Попов", "Попова"),
-    ("Васильев", "Васильева"), ("Петров", "Петрова"), ("Соколов", "Соколова"), ("Михайлов", "Михайлова"),
-    ("Новиков", "Новикова"), ("Фёдоров", "Фёдорова"), ("Морозов", "Морозова"), ("Волков", "Волкова"),
-    ("Алексеев", "Алексеева"), ("Лебедев", "Лебедева"), ("Семёнов", "Семёнова"), ("Егоров", "Егорова"),
-    ("Павлов", "Павлова"), ("Козлов", "Козлова"), ("Степанов", "Степанова"), ("Николаев", "Николаева"),
-    ("Цыренов", "Цыренова"), ("Дашиев", "Дашиева"), ("Бальжинимаев", "Бальжинимаева"), ("Намсараев", "Намсараева"),
+    ("Иванов", "Иванова"),
+    ("Смирнов", "Смирнова"),
+    ("Кузнецов", "Кузнецова"),
+    ("Попов", "Попова"),
+    ("Васильев", "Васильева"),
+    ("Петров", "Петрова"),
+    ("Соколов", "Соколова"),
+    ("Михайлов", "Михайлова"),
+    ("Новиков", "Новикова"),
+    ("Фёдоров", "Фёдорова"),
+    ("Морозов", "Морозова"),
+    ("Волков", "Волкова"),
+    ("Алексеев", "Алексеева"),
+    ("Лебедев", "Лебедева"),
+    ("Семёнов", "Семёнова"),
+    ("Егоров", "Егорова"),
+    ("Павлов", "Павлова"),
+    ("Козлов", "Козлова"),
+    ("Степанов", "Степанова"),
+    ("Николаев", "Николаева"),
+    ("Цыренов", "Цыренова"),
+    ("Дашиев", "Дашиева"),
+    ("Бальжинимаев", "Бальжинимаева"),
+    ("Намсараев", "Намсараева"),
 ]
-MALE = [("Александр", "Александрович"), ("Сергей", "Сергеевич"), ("Андрей", "Андреевич"),
-        ("Дмитрий", "Дмитриевич"), ("Алексей", "Алексеевич"), ("Баир", "Баирович"), ("Николай", "Николаевич")]
-FEMALE = [("Елена", "Александровна"), ("Ольга", "Сергеевна"), ("Татьяна", "Андреевна"),
-          ("Наталья", "Дмитриевна"), ("Ирина", "Николаевна"), ("Сэсэг", "Баировна"), ("Анна", "Алексеевна")]
+MALE = [
+    ("Александр", "Александрович"),
+    ("Сергей", "Сергеевич"),
+    ("Андрей", "Андреевич"),
+    ("Дмитрий", "Дмитриевич"),
+    ("Алексей", "Алексеевич"),
+    ("Баир", "Баирович"),
+    ("Николай", "Николаевич"),
+]
+FEMALE = [
+    ("Елена", "Александровна"),
+    ("Ольга", "Сергеевна"),
+    ("Татьяна", "Андреевна"),
+    ("Наталья", "Дмитриевна"),
+    ("Ирина", "Николаевна"),
+    ("Сэсэг", "Баировна"),
+    ("Анна", "Алексеевна"),
+]
 
 
 def _name(rng: random.Random) -> str:
@@ -41,28 +73,41 @@ def _name(rng: random.Random) -> str:
     return f"{female} {first} {patronymic}"
 
 
-def _building_premises(building: Building, *, entrances: int, floors: int, per_floor: int,
-                       account_prefix: str, cadastral_prefix: str, rng: random.Random) -> list[Premises]:
-    layout = [(1, Decimal("34.20"), Decimal("17.80")), (2, Decimal("48.60"), Decimal("29.40")),
-              (3, Decimal("63.10"), Decimal("41.50"))]
+def _building_premises(
+    building: Building,
+    *,
+    entrances: int,
+    floors: int,
+    per_floor: int,
+    account_prefix: str,
+    cadastral_prefix: str,
+    rng: random.Random,
+) -> list[Premises]:
+    layout = [
+        (1, Decimal("34.20"), Decimal("17.80")),
+        (2, Decimal("48.60"), Decimal("29.40")),
+        (3, Decimal("63.10"), Decimal("41.50")),
+    ]
     result, number = [], 0
     for entrance in range(1, entrances + 1):
         for floor in range(1, floors + 1):
             for slot in range(per_floor):
                 number += 1
                 rooms, total, living = layout[slot % len(layout)]
-                result.append(Premises(
-                    building=building,
-                    number=str(number),
-                    entrance=entrance,
-                    floor=floor,
-                    rooms=rooms,
-                    total_area=total,
-                    living_area=living,
-                    cadastral_number=f"{cadastral_prefix}:{number + 100}",
-                    account_number=f"{account_prefix}{number:04d}",
-                    registered_residents=rng.choice([1, 1, 2, 2, 3, 4]),
-                ))
+                result.append(
+                    Premises(
+                        building=building,
+                        number=str(number),
+                        entrance=entrance,
+                        floor=floor,
+                        rooms=rooms,
+                        total_area=total,
+                        living_area=living,
+                        cadastral_number=f"{cadastral_prefix}:{number + 100}",
+                        account_number=f"{account_prefix}{number:04d}",
+                        registered_residents=rng.choice([1, 1, 2, 2, 3, 4]),
+                    )
+                )
     return result
 
 
@@ -75,41 +120,79 @@ def seed() -> str:
         db.session.add(u)
         return u
 
-    operator = Organisation(kind=OrgKind.OPERATOR, name="ГКУ «Центр цифровых сервисов ЖКХ Забайкальского края»",
-                            short_name="Оператор портала", inn="7536000011", address="672000, г. Чита, ул. Амурская, д. 68",
-                            phones="+7 3022 21-00-00", email="support@dom-chita.example")
+    operator = Organisation(
+        kind=OrgKind.OPERATOR,
+        name="ГКУ «Центр цифровых сервисов ЖКХ Забайкальского края»",
+        short_name="Оператор портала",
+        inn="7536000011",
+        address="672000, г. Чита, ул. Амурская, д. 68",
+        phones="+7 3022 21-00-00",
+        email="support@dom-chita.example",
+    )
     uk = Organisation(
         kind=OrgKind.UK,
         name="Общество с ограниченной ответственностью «Управляющая компания «Северный»",
         short_name="ООО «УК «Северный»",
-        inn="7536123457", kpp="753601001", ogrn="1157536004321",
+        inn="7536123457",
+        kpp="753601001",
+        ogrn="1157536004321",
         address="672039, г. Чита, ул. Бабушкина, д. 120, офис 3",
-        phones="+7 3022 35-12-40", email="info@uk-severny.example", site="uk-severny.example",
-        bank_name="ЧИТИНСКОЕ ОТДЕЛЕНИЕ N8600 ПАО СБЕРБАНК", bank_bic="047601637",
-        bank_account="40702810974000012345", bank_corr_account="30101810500000000637",
+        phones="+7 3022 35-12-40",
+        email="info@uk-severny.example",
+        site="uk-severny.example",
+        bank_name="ЧИТИНСКОЕ ОТДЕЛЕНИЕ N8600 ПАО СБЕРБАНК",
+        bank_bic="047601637",
+        bank_account="40702810974000012345",
+        bank_corr_account="30101810500000000637",
     )
-    rso = Organisation(kind=OrgKind.RSO, name="Акционерное общество «Водоканал-Чита»", short_name="АО «Водоканал-Чита»",
-                       inn="7536095695", kpp="753601001", ogrn="1087536008801",
-                       address="672000, г. Чита, ул. Костюшко-Григоровича, д. 1", phones="+7 3022 23-35-60",
-                       email="abon@vodokanal-chita.example")
+    rso = Organisation(
+        kind=OrgKind.RSO,
+        name="Акционерное общество «Водоканал-Чита»",
+        short_name="АО «Водоканал-Чита»",
+        inn="7536095695",
+        kpp="753601001",
+        ogrn="1087536008801",
+        address="672000, г. Чита, ул. Костюшко-Григоровича, д. 1",
+        phones="+7 3022 23-35-60",
+        email="abon@vodokanal-chita.example",
+    )
     db.session.add_all([operator, uk, rso])
 
-    b1 = Building(organisation=uk, city="Чита", street="ул. Бабушкина", house="108", postcode="672039",
-                  year_built=1987, floors=10, entrances=4)
-    b2 = Building(organisation=uk, city="Чита", street="ул. Амурская", house="41", postcode="672000",
-                  year_built=1962, floors=4, entrances=3)
+    b1 = Building(
+        organisation=uk,
+        city="Чита",
+        street="ул. Бабушкина",
+        house="108",
+        postcode="672039",
+        year_built=1987,
+        floors=10,
+        entrances=4,
+    )
+    b2 = Building(
+        organisation=uk,
+        city="Чита",
+        street="ул. Амурская",
+        house="41",
+        postcode="672000",
+        year_built=1962,
+        floors=4,
+        entrances=3,
+    )
     b1.suppliers.append(rso)
     b2.suppliers.append(rso)
     db.session.add_all([b1, b2])
-    p1 = _building_premises(b1, entrances=4, floors=10, per_floor=3, account_prefix="10108",
-                            cadastral_prefix="75:32:030512", rng=rng)
-    p2 = _building_premises(b2, entrances=3, floors=4, per_floor=3, account_prefix="20041",
-                            cadastral_prefix="75:32:040301", rng=rng)
+    p1 = _building_premises(
+        b1, entrances=4, floors=10, per_floor=3, account_prefix="10108", cadastral_prefix="75:32:030512", rng=rng
+    )
+    p2 = _building_premises(
+        b2, entrances=3, floors=4, per_floor=3, account_prefix="20041", cadastral_prefix="75:32:040301", rng=rng
+    )
     db.session.add_all(p1 + p2)
     by_number = {p.number: p for p in p1}
 
-    owner = user("owner", "Бальжинимаева Сэсэг Баировна", phone="+79141234567", email="owner@example.ru",
-                 notify_new_notice=True)
+    owner = user(
+        "owner", "Бальжинимаева Сэсэг Баировна", phone="+79141234567", email="owner@example.ru", notify_new_notice=True
+    )
     owner.ownerships.append(Ownership(premises=by_number["12"]))
     owner.ownerships.append(Ownership(premises=p2[4], share_num=1, share_den=2))  # кв. 5 on Amurskaya, half
     by_number["12"].actual_residents = 3
@@ -146,5 +229,7 @@ def seed() -> str:
         u.ownerships.append(Ownership(premises=premises))
         extra += 1
     db.session.commit()
-    return (f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
-            f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}.")
+    return (
+        f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
+        f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}."
+    )

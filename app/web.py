@@ -13,13 +13,14 @@ def origin() -> Origin:
 
 
 def form_error(form: Form, error: DomainError, fallback_field: str | None = None) -> None:
-    """Attach a service error to the field it names (or to a fallback field / the form)."""
-    name = error.field if isinstance(error, Invalid) else fallback_field
-    field = getattr(form, name, None) if name else None
-    if field is None:
-        form.form_errors.append(error.message)
-        return
-    field.errors = [*field.errors, error.message]
+    """Attach a service error to the field(s) it names (or to a fallback field / the form)."""
+    errors = error.errors if isinstance(error, Invalid) else {fallback_field: error.message}
+    for name, message in errors.items():
+        field = getattr(form, name, None) if name else None
+        if field is None:
+            form.form_errors.append(message)
+        else:
+            field.errors = [*field.errors, message]
 
 
 def has_errors(form: Form) -> bool:

@@ -16,7 +16,7 @@ from app.services import passwords
 from app.services.audit import audit_record, primary_role
 from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Conflict, Invalid, NotAllowed
-from app.services.validation import clean_text, normalize_email, normalize_phone
+from app.services.validation import clean_text, normalize_email, normalize_phone, validate_all
 
 TEMP_PASSWORD_DAYS = 14
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
@@ -144,11 +144,15 @@ def account_issue(
     now = now or utcnow()
     if not can_manage_building(actor, premises.building):
         raise NotAllowed("Выдавать доступ может только управляющая организация или совет этого дома")
-    name = clean_text(full_name, "full_name", "ФИО собственника", max_len=200)
-    login_value = _clean_login(login, premises)
-    phone_value = normalize_phone(phone)
-    email_value = normalize_email(email)
-    share_num, share_den = _parse_share(share)
+    values = validate_all({
+        "full_name": lambda: clean_text(full_name, "full_name", "ФИО собственника", max_len=200),
+        "login": lambda: _clean_login(login, premises),
+        "phone": lambda: normalize_phone(phone),
+        "email": lambda: normalize_email(email),
+        "share": lambda: _parse_share(share),
+    })
+    name, login_value, phone_value, email_value = (values[k] for k in ("full_name", "login", "phone", "email"))
+    share_num, share_den = values["share"]
 
     temporary = passwords.generate_temporary_password()
     expires = now + timedelta(days=TEMP_PASSWORD_DAYS)

@@ -7,7 +7,7 @@ from app.models import AuditLog, Premises, User
 from app.services.audit import audit_record, diff, primary_role
 from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Invalid, NotAllowed
-from app.services.validation import normalize_phone
+from app.services.validation import normalize_phone, validate_all
 
 MAX_RESIDENTS = 50
 
@@ -23,9 +23,11 @@ def premises_update_owner_fields(
     """The owner updates how many people actually live there and an emergency contact phone."""
     if not any(o.premises_id == premises.id for o in actor.ownerships):
         raise NotAllowed("Изменять эти сведения может только собственник помещения")
-    residents = _parse_residents(actual_residents)
-    phone = normalize_phone(emergency_phone, field="emergency_phone")
-    changes = diff(premises, {"actual_residents": residents, "emergency_phone": phone})
+    values = validate_all({
+        "actual_residents": lambda: _parse_residents(actual_residents),
+        "emergency_phone": lambda: normalize_phone(emergency_phone, field="emergency_phone"),
+    })
+    changes = diff(premises, values)
     if changes:
         audit_record(
             actor=actor,

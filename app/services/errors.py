@@ -15,11 +15,21 @@ class NotFound(DomainError):
 
 
 class Invalid(DomainError):
-    """Bad input for one field (route shows it next to the field, status 422)."""
+    """Bad input (route shows each message next to its field, status 422).
 
-    def __init__(self, field: str, message: str):
+    `field`/`message` name the first problem; `errors` holds every field's message when several fields
+    were checked at once, so the user sees all of them in one go.
+    """
+
+    def __init__(self, field: str, message: str, *, errors: dict[str, str] | None = None):
         super().__init__(message)
         self.field = field
+        self.errors = errors or {field: message}
+
+    @classmethod
+    def from_errors(cls, errors: dict[str, str]) -> "Invalid":
+        field, message = next(iter(errors.items()))
+        return cls(field, message, errors=errors)
 
 
 class Locked(DomainError):

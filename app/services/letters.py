@@ -7,7 +7,9 @@ from flask import render_template
 from app.models import User
 
 
-def credential_letter_pdf(*, user: User, temporary_password: str, expires_at: datetime | None, portal_url: str) -> bytes:
+def credential_letter_pdf(
+    *, user: User, temporary_password: str, expires_at: datetime | None, portal_url: str
+) -> bytes:
     from weasyprint import HTML  # imported lazily: heavy, and only needed here
 
     html = render_template(

@@ -11,11 +11,11 @@ from app.models.base import utcnow
 from app.services.audit import audit_record, diff
 from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Invalid, Locked
-from app.services.validation import clean_text, normalize_email, normalize_phone
+from app.services.validation import clean_text, normalize_email, normalize_phone, validate_all
 
 
 def profile_update_contacts(*, actor: User, phone: str | None, email: str | None, origin: Origin = NO_ORIGIN) -> dict:
-    values = {"phone": normalize_phone(phone), "email": normalize_email(email)}
+    values = validate_all({"phone": lambda: normalize_phone(phone), "email": lambda: normalize_email(email)})
     changes = diff(actor, values)
     if changes:
         audit_record(actor=actor, action="profile_contacts", entity_type="user", entity_id=actor.id,

@@ -1,5 +1,8 @@
 """Normalisation of user-typed values, shared by services and forms."""
 
+from collections.abc import Callable
+from typing import Any
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -55,3 +58,16 @@ def clean_text(raw: str | None, field: str, label: str, *, max_len: int, require
     if len(value) > max_len:
         raise Invalid(field, f"Не больше {max_len} символов")
     return value
+
+
+def validate_all(checks: dict[str, Callable[[], Any]]) -> dict[str, Any]:
+    """Run every check; return their values, or raise one Invalid carrying every failed field."""
+    values, errors = {}, {}
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except Invalid as error:
+            errors.update(error.errors)
+    if errors:
+        raise Invalid.from_errors(errors)
+    return values

@@ -1,0 +1,121 @@
+"""factory_boy factories bound to the app's session."""
+
+from decimal import Decimal
+
+import factory
+from factory.alchemy import SQLAlchemyModelFactory
+
+from app.models import (
+    Building,
+    CouncilMembership,
+    Organisation,
+    Ownership,
+    Premises,
+    StaffMembership,
+    User,
+)
+from app.services import passwords
+
+PASSWORD = "correct horse battery"
+_hash_cache: dict[str, str] = {}
+
+
+def password_hash(password: str = PASSWORD) -> str:
+    if password not in _hash_cache:
+        _hash_cache[password] = passwords.hash_password(password)
+    return _hash_cache[password]
+
+
+class Base(SQLAlchemyModelFactory):
+    class Meta:
+        abstract = True
+        sqlalchemy_session = None
+        sqlalchemy_session_persistence = "flush"
+
+
+class OrganisationFactory(Base):
+    class Meta:
+        model = Organisation
+
+    kind = "uk"
+    name = factory.LazyAttribute(lambda o: f"Организация {o.short_name}")
+    short_name = factory.Sequence(lambda n: f"Организация {n}")
+    inn = factory.Sequence(lambda n: f"75{n:08d}")
+    kpp = "753601001"
+    address = "672000, г. Чита, ул. Ленина, д. 1"
+    phones = "+7 3022 00-00-00"
+    bank_name = "ПАО СБЕРБАНК"
+    bank_bic = "047601637"
+    bank_account = "40702810974000012345"
+    bank_corr_account = "30101810500000000637"
+
+
+class BuildingFactory(Base):
+    class Meta:
+        model = Building
+
+    organisation = factory.SubFactory(OrganisationFactory)
+    city = "Чита"
+    street = "ул. Ленина"
+    house = factory.Sequence(lambda n: str(n + 1))
+    entrances = 1
+    floors = 5
+
+
+class PremisesFactory(Base):
+    class Meta:
+        model = Premises
+
+    building = factory.SubFactory(BuildingFactory)
+    number = factory.Sequence(lambda n: str(n + 1))
+    entrance = 1
+    floor = 1
+    rooms = 2
+    total_area = Decimal("48.60")
+    living_area = Decimal("29.40")
+    account_number = factory.Sequence(lambda n: f"9{n:07d}")
+    registered_residents = 2
+
+
+class UserFactory(Base):
+    class Meta:
+        model = User
+
+    login = factory.Sequence(lambda n: f"user{n}")
+    full_name = factory.Sequence(lambda n: f"Пользователь {n}")
+    password_hash = factory.LazyFunction(password_hash)
+    full_name_locked = True
+
+
+class OwnershipFactory(Base):
+    class Meta:
+        model = Ownership
+
+    user = factory.SubFactory(UserFactory)
+    premises = factory.SubFactory(PremisesFactory)
+
+
+class CouncilFactory(Base):
+    class Meta:
+        model = CouncilMembership
+
+    user = factory.SubFactory(UserFactory)
+    building = factory.SubFactory(BuildingFactory)
+
+
+class StaffFactory(Base):
+    class Meta:
+        model = StaffMembership
+
+    user = factory.SubFactory(UserFactory)
+    organisation = factory.SubFactory(OrganisationFactory)
+    role = "staff"
+
+
+ALL = [OrganisationFactory, BuildingFactory, PremisesFactory, UserFactory, OwnershipFactory, CouncilFactory,
+       StaffFactory]
+
+
+def bind(session) -> None:
+    for f in ALL:
+        f._meta.sqlalchemy_session = session
