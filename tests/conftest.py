@@ -5,6 +5,8 @@ import os
 from dataclasses import dataclass
 
 import pytest
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -13,6 +15,22 @@ from app.extensions import db as _db
 from app.extensions import limiter
 from config import TestConfig
 from tests import factories
+
+
+class FreshGlobalsClient(FlaskClient):
+    """The tests keep an app context pushed (to use db.session directly), and Flask reuses it for
+    requests; give every request a fresh `g` so nothing (e.g. Flask-Login's user) leaks between requests."""
+
+    def open(self, *args, **kwargs):
+        ctx = _cv_app.get(None)
+        if ctx is None:
+            return super().open(*args, **kwargs)
+        saved = ctx.g
+        ctx.g = self.application.app_ctx_globals_class()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            ctx.g = saved
 
 
 def _config_for(url: str, **overrides):
@@ -55,6 +73,7 @@ def app_factory(_schema):
 
     def make(**overrides):
         application = create_app(_config_for(_schema, **overrides))
+        application.test_client_class = FreshGlobalsClient
         apps.append(application)
         return application
 

@@ -83,7 +83,7 @@ def change_password():
             status = 422
         else:
             # The version was bumped: other sessions end, this one is renewed.
-            login_user(current_user, fresh=True)
+            login_user(current_user._get_current_object(), fresh=True)
             flash("Пароль изменён. На других устройствах нужно войти заново.", "success")
             return redirect(url_for("profile.index"), code=303)
     elif form.is_submitted():

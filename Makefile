@@ -1,0 +1,39 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi.py
+
+.PHONY: run test lint bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.run-installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(VENV)/.run-installed $@
+
+## make run: create the venv, install, migrate, load the demo into an empty database, serve on :5000
+run: $(VENV)/.run-installed
+	$(BIN)/flask db upgrade
+	$(BIN)/flask seed-demo --if-empty
+	FLASK_DEBUG=$${FLASK_DEBUG:-1} $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## make test: lint and the whole test suite (SQLite; PostgreSQL when TEST_DATABASE_URL is set)
+test: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.dev-installed
+	$(BIN)/python -m bench.pages
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,167 @@
+import re
+
+from app.extensions import db
+from app.models import User
+from app.services import accounts
+from tests.conftest import login_as
+from tests.factories import PASSWORD
+
+
+def test_login_page_is_russian(client):
+    r = client.get("/auth/login")
+    assert r.status_code == 200
+    assert '<html lang="ru">' in r.text
+    assert "Вход в личный кабинет" in r.text
+    assert "регистрац" in r.text  # explains there is no self-registration
+
+
+def test_login_success_redirects_303(client, world):
+    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD})
+    assert r.status_code == 303
+    assert r.headers["Location"] == "/home"
+    assert client.get("/home").status_code == 200
+
+
+def test_login_failure_keeps_login_and_says_same_message(client, world):
+    for login in ("owner", "nobody"):
+        r = client.post("/auth/login", data={"login": login, "password": "wrong one"})
+        assert r.status_code == 422
+        assert "Неверный логин или пароль" in r.text
+        assert f'value="{login}"' in r.text
+        assert "wrong one" not in r.text  # the password is never echoed
+        assert "<title>Ошибка: " in r.text
+
+
+def test_login_empty_fields_russian_messages(client, world):
+    r = client.post("/auth/login", data={"login": "", "password": ""})
+    assert r.status_code == 422
+    assert "Введите логин" in r.text and "Введите пароль" in r.text
+    assert 'href="#login"' in r.text  # the error summary links to the field
+
+
+def test_next_is_followed_only_within_the_site(client, world):
+    r = client.post("/auth/login?next=/profile/", data={"login": "owner", "password": PASSWORD})
+    assert r.headers["Location"] == "/profile/"
+    client.post("/auth/logout")
+    for evil in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        r = client.post("/auth/login", query_string={"next": evil}, data={"login": "owner", "password": PASSWORD})
+        assert r.headers["Location"] == "/home"
+        client.post("/auth/logout")
+
+
+def test_protected_page_redirects_to_login_with_next(client, world):
+    r = client.get("/profile/")
+    assert r.status_code == 302
+    assert r.headers["Location"].startswith("/auth/login?next=/profile/")
+
+
+def test_forced_password_change_flow(client, world):
+    issued = accounts.account_issue(actor=world.staff, premises=world.p2, full_name="Новикова Ольга")
+    r = client.post("/auth/login", data={"login": issued.user.login, "password": issued.temporary_password})
+    assert r.status_code == 303 and r.headers["Location"] == "/auth/password"
+    # Every other page sends the user back to the password change.
+    assert client.get("/profile/").headers["Location"] == "/auth/password"
+    assert client.get("/home", headers={"HX-Request": "true"}).headers["HX-Redirect"] == "/auth/password"
+    page = client.get("/auth/password")
+    assert "Придумайте свой пароль" in page.text
+    bad = client.post("/auth/password", data={"current_password": issued.temporary_password,
+                                              "new_password": "12345678", "confirm_password": "12345678"})
+    assert bad.status_code == 422 and "распространён" in bad.text
+    ok = client.post("/auth/password", data={"current_password": issued.temporary_password,
+                                             "new_password": "мой новый пароль", "confirm_password": "мой новый пароль"})
+    assert ok.status_code == 303
+    assert client.get("/profile/").status_code == 200
+
+
+def test_password_change_ends_other_sessions_but_keeps_this_one(app, world):
+    phone, laptop = app.test_client(), app.test_client()
+    for c in (phone, laptop):
+        c.post("/auth/login", data={"login": "owner", "password": PASSWORD})
+        assert c.get("/profile/").status_code == 200
+    r = laptop.post("/auth/password", data={"current_password": PASSWORD, "new_password": "мой новый пароль",
+                                            "confirm_password": "мой новый пароль"})
+    assert r.status_code == 303
+    assert laptop.get("/profile/").status_code == 200
+    assert phone.get("/profile/").status_code == 302
+
+
+def test_deactivation_ends_sessions(app, world):
+    c = login_as(app.test_client(), world.neighbour)
+    assert c.get("/home").status_code == 200
+    accounts.account_set_active(actor=world.staff, user=world.neighbour, active=False)
+    assert c.get("/home").status_code == 302
+
+
+def test_logout_is_post_only(client, world):
+    login_as(client, world.owner)
+    assert client.get("/auth/logout").status_code == 405
+    r = client.post("/auth/logout")
+    assert r.status_code == 303
+    assert client.get("/home").status_code == 302
+
+
+def test_login_rate_limited_per_account_across_ips(client, world):
+    for i in range(5):
+        r = client.post("/auth/login", data={"login": "owner", "password": "bad"},
+                        environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
+        assert r.status_code == 422
+    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    assert r.status_code == 429
+    assert "Слишком много попыток" in r.text
+    # Another account from the same address is not affected.
+    r = client.post("/auth/login", data={"login": "neighbour", "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    assert r.status_code == 303
+
+
+def test_login_rate_limited_per_ip(client, world):
+    for i in range(20):
+        client.post("/auth/login", data={"login": f"guess{i}", "password": "bad"},
+                    environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "10.9.9.9"})
+    assert r.status_code == 429
+    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD},
+                    environ_base={"REMOTE_ADDR": "10.9.9.8"})
+    assert r.status_code == 303
+
+
+def test_successful_logins_do_not_count(client, world):
+    for _ in range(8):
+        r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD})
+        assert r.status_code == 303
+        client.post("/auth/logout")
+
+
+def test_session_cookie_flags(client, world):
+    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD})
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_secure_cookie_in_production_config():
+    from config import ProdConfig
+
+    assert ProdConfig.SESSION_COOKIE_SECURE is True
+
+
+def test_csrf_enforced_when_enabled(app_factory, world):
+    app = app_factory(WTF_CSRF_ENABLED=True)
+    c = app.test_client()
+    r = c.post("/auth/login", data={"login": "owner", "password": PASSWORD})
+    assert r.status_code == 400 and "Страница устарела" in r.text
+    page = c.get("/auth/login")
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    r = c.post("/auth/login", data={"login": "owner", "password": PASSWORD, "csrf_token": token})
+    assert r.status_code == 303
+    # htmx requests carry the token in a header set on <body>.
+    home = c.get("/home")
+    header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', home.text).group(1)
+    r = c.post("/profile/contacts/edit", data={"phone": "", "email": ""},
+               headers={"HX-Request": "true", "HX-Target": "profile-contacts"})
+    assert r.status_code == 400
+    r = c.post("/profile/contacts/edit", data={"phone": "", "email": "a@b.ru"},
+               headers={"HX-Request": "true", "HX-Target": "profile-contacts", "X-CSRFToken": header_token})
+    assert r.status_code == 200
+    assert db.session.query(User).filter_by(login="owner").one().email == "a@b.ru"
