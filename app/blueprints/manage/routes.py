@@ -36,9 +36,9 @@ def index():
 def building(building_id: int):
     building = building_for(current_user, building_id)
     entrance = request.args.get("entrance", type=int)
-    status = request.args.get("status", "")
-    rows = building_premises_rows(building, entrance=entrance, status=status)
-    context = {"building": building, "rows": rows, "entrance": entrance, "status": status}
+    access = request.args.get("access", "")
+    rows = building_premises_rows(building, entrance=entrance, status=access)
+    context = {"building": building, "rows": rows, "entrance": entrance, "access": access}
     if targets("premises-table"):
         return render_fragment("manage/_premises_table.html", **context)
     return render_template("manage/building.html", **context)
