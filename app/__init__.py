@@ -147,6 +147,7 @@ def _init_request_hooks(app: Flask) -> None:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         if request.endpoint == "static":
             if "v" in request.args:
+                response.cache_control.no_cache = None
                 response.cache_control.public = True
                 response.cache_control.max_age = app.config["STATIC_MAX_AGE"]
                 response.cache_control.immutable = True

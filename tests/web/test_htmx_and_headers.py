@@ -125,6 +125,7 @@ def test_static_files_are_versioned_and_long_cached(client):
     r = client.get(css)
     assert r.status_code == 200
     assert "max-age=31536000" in r.headers["Cache-Control"] and "immutable" in r.headers["Cache-Control"]
+    assert "no-cache" not in r.headers["Cache-Control"]
     js = re.search(r'src="(/static/vendor/htmx-2\.0\.11\.min\.js\?v=[0-9a-f]{10})" defer', html)
     assert js
 
