@@ -27,6 +27,8 @@ def create_app(config: object | str | None = None) -> Flask:
             "PORTAL_CONFIG", "config.DevConfig" if os.environ.get("FLASK_DEBUG") else "config.Config"
         )
     app.config.from_object(config)
+    if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == "dev-secret-change-me":
+        raise RuntimeError("Set SECRET_KEY (a long random string) for production")
     Path(app.root_path).parent.joinpath("instance").mkdir(exist_ok=True)
 
     from app import models  # noqa: F401  (register tables)
@@ -182,4 +184,20 @@ def _init_errors(app: Flask) -> None:
 
     from flask_wtf.csrf import CSRFError
 
+    from app.services.errors import Conflict, Invalid, Locked, NotAllowed, NotFound
+
     app.register_error_handler(CSRFError, page("errors/csrf.html", 400))
+
+    # A DomainError a route did not handle itself: the status the design asks for, with its message.
+    def domain(code: int):
+        def handler(error):
+            db.session.rollback()
+            return render_template("errors/domain.html", message=error.message, code=code), code
+
+        return handler
+
+    app.register_error_handler(NotAllowed, page("errors/403.html", 403))
+    app.register_error_handler(NotFound, page("errors/404.html", 404))
+    app.register_error_handler(Invalid, domain(422))
+    app.register_error_handler(Locked, domain(409))
+    app.register_error_handler(Conflict, domain(409))

@@ -38,7 +38,9 @@ def main(rounds: int = 30) -> None:
             app.test_cli_runner().invoke(args=["seed-demo"])
         big = db.session.query(Building).order_by(Building.id).first()
         ids = {"big": big.id, "premises": big.premises[0].id}
-        users = {u.login: u.get_id() for u in db.session.query(User).filter(User.login.in_(["owner", "staff", "council"]))}
+        users = {
+            u.login: u.get_id() for u in db.session.query(User).filter(User.login.in_(["owner", "staff", "council"]))
+        }
     counter = {"n": 0}
     with app.app_context():
         event.listen(db.engine, "before_cursor_execute", lambda *a: counter.__setitem__("n", counter["n"] + 1))
@@ -57,8 +59,10 @@ def main(rounds: int = 30) -> None:
             response = client.get(target)
             times.append((time.perf_counter() - start) * 1000)
         size = len(response.data)
-        print(f"{login + ' ' + target:40} {statistics.median(times):10.1f} {sorted(times)[int(rounds * .9)]:8.1f} "
-              f"{counter['n']:8d} {size:8d} {len(gzip.compress(response.data)):7d}")
+        print(
+            f"{login + ' ' + target:40} {statistics.median(times):10.1f} {sorted(times)[int(rounds * 0.9)]:8.1f} "
+            f"{counter['n']:8d} {size:8d} {len(gzip.compress(response.data)):7d}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from app.permissions import can_manage_account, can_manage_building
 from app.services import passwords
 from app.services.audit import audit_record, primary_role
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Conflict, Invalid, NotAllowed
+from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
 from app.services.validation import clean_text, normalize_email, normalize_phone, validate_all
 
 TEMP_PASSWORD_DAYS = 14
@@ -115,16 +115,16 @@ def _clean_login(raw: str | None, premises: Premises) -> str:
     return login
 
 
-def _parse_share(raw: str | None) -> tuple[int, int]:
+def _parse_share(raw: str | None, field: str = "share") -> tuple[int, int]:
     raw = (raw or "").strip()
     if not raw or raw in {"1", "1/1"}:
         return 1, 1
     match = re.fullmatch(r"(\d{1,4})\s*/\s*(\d{1,4})", raw)
     if not match:
-        raise Invalid("share", "Укажите долю дробью, например 1/2, или оставьте пустым для всей квартиры")
+        raise Invalid(field, "Укажите долю дробью, например 1/2, или оставьте пустым для всей квартиры")
     num, den = int(match.group(1)), int(match.group(2))
     if num <= 0 or den <= 0 or num > den:
-        raise Invalid("share", "Доля должна быть больше нуля и не больше единицы, например 1/2")
+        raise Invalid(field, "Доля должна быть больше нуля и не больше единицы, например 1/2")
     return num, den
 
 
@@ -247,3 +247,52 @@ def user_create(
     )
     db.session.add(user)
     return user
+
+
+def ownership_add(
+    *, actor: User, premises: Premises, login: str, share: str | None = None, origin: Origin = NO_ORIGIN
+) -> Ownership:
+    """Give an existing owner account access to one more premises (one person, several apartments)."""
+    if not can_manage_building(actor, premises.building):
+        raise NotAllowed("Выдавать доступ может только управляющая организация или совет этого дома")
+    values = validate_all({
+        "existing_login": lambda: _existing_owner_account(login, premises),
+        "existing_share": lambda: _parse_share(share, field="existing_share"),
+    })
+    user = values["existing_login"]
+    share_num, share_den = values["existing_share"]
+    ownership = Ownership(user_id=user.id, premises_id=premises.id, share_num=share_num, share_den=share_den)
+    db.session.add(ownership)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("Доступ к этому помещению только что выдали. Обновите страницу") from None
+    audit_record(actor=actor, role=primary_role(actor, premises.building_id), action="ownership_added",
+                 entity_type="user", entity_id=user.id, changes={"premises_id": premises.id}, origin=origin)
+    db.session.commit()
+    return ownership
+
+
+def _existing_owner_account(login: str | None, premises: Premises) -> User:
+    user = find_by_login(login or "")
+    if user is None:
+        raise Invalid("existing_login", "Учётной записи с таким логином нет. Проверьте логин")
+    if user.has_role("staff", "rso", "operator") and not user.ownerships:
+        raise Invalid("existing_login", "Это учётная запись сотрудника, к помещению её привязать нельзя")
+    if any(o.premises_id == premises.id for o in user.ownerships):
+        raise Invalid("existing_login", "У этой учётной записи уже есть доступ к этому помещению")
+    return user
+
+
+def ownership_remove(*, actor: User, premises: Premises, user: User, origin: Origin = NO_ORIGIN) -> None:
+    """Withdraw a person's access to one premises (e.g. the apartment was sold)."""
+    if not can_manage_building(actor, premises.building) or not can_manage_account(actor, user):
+        raise NotAllowed("Отозвать этот доступ вы не можете")
+    ownership = next((o for o in user.ownerships if o.premises_id == premises.id), None)
+    if ownership is None:
+        raise NotFound("У этой учётной записи нет доступа к помещению")
+    user.ownerships.remove(ownership)
+    audit_record(actor=actor, role=primary_role(actor, premises.building_id), action="ownership_removed",
+                 entity_type="user", entity_id=user.id, changes={"premises_id": premises.id}, origin=origin)
+    db.session.commit()

@@ -218,3 +218,38 @@ def test_letter_only_with_the_unused_temporary_password(world):
                              new_password="новый надёжный пароль", confirm_password="новый надёжный пароль", now=NOW)
     assert not accounts.letter_password_matches(actor=world.staff, user=user,
                                                 temporary_password=issued.temporary_password)
+
+
+def test_ownership_add_links_existing_account(world, db):
+    ownership = accounts.ownership_add(actor=world.staff, premises=world.p2, login="OWNER", share="1/4")
+    assert (ownership.user_id, ownership.share_num, ownership.share_den) == (world.owner.id, 1, 4)
+    assert world.p2.id in {p.id for p in world.owner.premises_list}
+    assert db.session.query(AuditLog).filter_by(action="ownership_added", entity_id=world.owner.id).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("login", "share", "fields"),
+    [("nobody", "", {"existing_login"}), ("neighbour", "", {"existing_login"}), ("staff", "", {"existing_login"}),
+     ("owner", "7/5", {"existing_share"}), ("nobody", "x", {"existing_login", "existing_share"})],
+)
+def test_ownership_add_rejections(world, db, login, share, fields):
+    with pytest.raises(Invalid) as info:
+        accounts.ownership_add(actor=world.staff, premises=world.p2, login=login, share=share)
+    assert set(info.value.errors) == fields
+
+
+def test_ownership_add_scope(world):
+    with pytest.raises(NotAllowed):
+        accounts.ownership_add(actor=world.council, premises=world.p_b2, login="neighbour")
+    with pytest.raises(NotAllowed):
+        accounts.ownership_add(actor=world.owner, premises=world.p2, login="owner")
+
+
+def test_ownership_remove(world, db):
+    accounts.ownership_remove(actor=world.council, premises=world.p2, user=world.neighbour)
+    assert world.neighbour.ownerships == []
+    assert db.session.query(AuditLog).filter_by(action="ownership_removed").count() == 1
+    with pytest.raises(NotAllowed):  # no longer an owner in a managed building
+        accounts.ownership_remove(actor=world.council, premises=world.p2, user=world.neighbour)
+    with pytest.raises(NotAllowed):
+        accounts.ownership_remove(actor=world.staff_other, premises=world.p1, user=world.owner)

@@ -64,11 +64,23 @@ def test_forced_password_change_flow(client, world):
     assert client.get("/home", headers={"HX-Request": "true"}).headers["HX-Redirect"] == "/auth/password"
     page = client.get("/auth/password")
     assert "Придумайте свой пароль" in page.text
-    bad = client.post("/auth/password", data={"current_password": issued.temporary_password,
-                                              "new_password": "12345678", "confirm_password": "12345678"})
+    bad = client.post(
+        "/auth/password",
+        data={
+            "current_password": issued.temporary_password,
+            "new_password": "12345678",
+            "confirm_password": "12345678",
+        },
+    )
     assert bad.status_code == 422 and "распространён" in bad.text
-    ok = client.post("/auth/password", data={"current_password": issued.temporary_password,
-                                             "new_password": "мой новый пароль", "confirm_password": "мой новый пароль"})
+    ok = client.post(
+        "/auth/password",
+        data={
+            "current_password": issued.temporary_password,
+            "new_password": "мой новый пароль",
+            "confirm_password": "мой новый пароль",
+        },
+    )
     assert ok.status_code == 303
     assert client.get("/profile/").status_code == 200
 
@@ -78,8 +90,10 @@ def test_password_change_ends_other_sessions_but_keeps_this_one(app, world):
     for c in (phone, laptop):
         c.post("/auth/login", data={"login": "owner", "password": PASSWORD})
         assert c.get("/profile/").status_code == 200
-    r = laptop.post("/auth/password", data={"current_password": PASSWORD, "new_password": "мой новый пароль",
-                                            "confirm_password": "мой новый пароль"})
+    r = laptop.post(
+        "/auth/password",
+        data={"current_password": PASSWORD, "new_password": "мой новый пароль", "confirm_password": "мой новый пароль"},
+    )
     assert r.status_code == 303
     assert laptop.get("/profile/").status_code == 200
     assert phone.get("/profile/").status_code == 302
@@ -102,28 +116,34 @@ def test_logout_is_post_only(client, world):
 
 def test_login_rate_limited_per_account_across_ips(client, world):
     for i in range(5):
-        r = client.post("/auth/login", data={"login": "owner", "password": "bad"},
-                        environ_base={"REMOTE_ADDR": f"10.0.0.{i}"})
+        r = client.post(
+            "/auth/login", data={"login": "owner", "password": "bad"}, environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}
+        )
         assert r.status_code == 422
-    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD},
-                    environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    r = client.post(
+        "/auth/login", data={"login": "owner", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.99"}
+    )
     assert r.status_code == 429
     assert "Слишком много попыток" in r.text
     # Another account from the same address is not affected.
-    r = client.post("/auth/login", data={"login": "neighbour", "password": PASSWORD},
-                    environ_base={"REMOTE_ADDR": "10.0.0.99"})
+    r = client.post(
+        "/auth/login", data={"login": "neighbour", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.99"}
+    )
     assert r.status_code == 303
 
 
 def test_login_rate_limited_per_ip(client, world):
     for i in range(20):
-        client.post("/auth/login", data={"login": f"guess{i}", "password": "bad"},
-                    environ_base={"REMOTE_ADDR": "10.9.9.9"})
-    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD},
-                    environ_base={"REMOTE_ADDR": "10.9.9.9"})
+        client.post(
+            "/auth/login", data={"login": f"guess{i}", "password": "bad"}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+        )
+    r = client.post(
+        "/auth/login", data={"login": "owner", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
+    )
     assert r.status_code == 429
-    r = client.post("/auth/login", data={"login": "owner", "password": PASSWORD},
-                    environ_base={"REMOTE_ADDR": "10.9.9.8"})
+    r = client.post(
+        "/auth/login", data={"login": "owner", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.8"}
+    )
     assert r.status_code == 303
 
 
@@ -158,10 +178,26 @@ def test_csrf_enforced_when_enabled(app_factory, world):
     # htmx requests carry the token in a header set on <body>.
     home = c.get("/home")
     header_token = re.search(r'hx-headers=\'\{"X-CSRFToken": "([^"]+)"\}\'', home.text).group(1)
-    r = c.post("/profile/contacts/edit", data={"phone": "", "email": ""},
-               headers={"HX-Request": "true", "HX-Target": "profile-contacts"})
+    r = c.post(
+        "/profile/contacts/edit",
+        data={"phone": "", "email": ""},
+        headers={"HX-Request": "true", "HX-Target": "profile-contacts"},
+    )
     assert r.status_code == 400
-    r = c.post("/profile/contacts/edit", data={"phone": "", "email": "a@b.ru"},
-               headers={"HX-Request": "true", "HX-Target": "profile-contacts", "X-CSRFToken": header_token})
+    r = c.post(
+        "/profile/contacts/edit",
+        data={"phone": "", "email": "a@b.ru"},
+        headers={"HX-Request": "true", "HX-Target": "profile-contacts", "X-CSRFToken": header_token},
+    )
     assert r.status_code == 200
     assert db.session.query(User).filter_by(login="owner").one().email == "a@b.ru"
+
+
+def test_production_refuses_the_default_secret_key(monkeypatch):
+    import pytest
+
+    from app import create_app
+    from config import ProdConfig
+
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        create_app(type("P", (ProdConfig,), {"SECRET_KEY": "dev-secret-change-me"}))

@@ -61,6 +61,12 @@ POST_MATRIX = [
                                            "staff_other": 404}, 403),
     ("/manage/accounts/{owner_other}/letter", {"password": "x"},
      {"anon": 302, "council": 404, "staff": 404, "ukadmin": 404, "staff_other": 422}, 403),
+    ("/manage/premises/{p2}/owners", {"existing_login": "owner"},
+     {"anon": 302, "council": 303, "staff": 303, "ukadmin": 303, "staff_other": 404}, 403),
+    ("/manage/premises/{p2}/owners/{neighbour}/remove", {},
+     {"anon": 302, "council": 303, "staff": 303, "ukadmin": 303, "staff_other": 404}, 403),
+    ("/manage/premises/{p_other}/owners/{owner_other}/remove", {},
+     {"anon": 302, "council": 404, "staff": 404, "ukadmin": 404, "staff_other": 303}, 403),
     ("/apartment/owner-fields/edit", {"actual_residents": "2", "emergency_phone": ""},
      {"anon": 302, "owner": 303, "neighbour": 303, "council": 303}, 404),
     ("/apartment/switch", {"premises_id": "{p2}"}, {"anon": 302, "neighbour": 303}, 404),
@@ -71,8 +77,8 @@ POST_MATRIX = [
 @pytest.mark.parametrize(("path", "data", "expected", "default"), POST_MATRIX, ids=[m[0] for m in POST_MATRIX])
 @pytest.mark.parametrize("role", ROLES)
 def test_post_matrix(app, world, role, path, data, expected, default):
-    ids = {"p2": world.p2.id, "neighbour": world.neighbour.id, "staff": world.staff.id,
-           "owner_other": world.owner_other.id}
+    ids = {"p2": world.p2.id, "p_other": world.p_other.id, "neighbour": world.neighbour.id,
+           "staff": world.staff.id, "owner_other": world.owner_other.id}
     data = {k: v.format(**ids) for k, v in data.items()}
     r = _client(app, world, role).post(path.format(**ids), data=data)
     assert r.status_code == expected.get(role, default), (role, path)

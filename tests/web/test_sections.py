@@ -122,3 +122,25 @@ def test_building_filters(app, world):
     assert "Помещения: 1" in r.text
     r = c.get(f"/manage/buildings/{world.building.id}", query_string={"access": "none"})
     assert "Помещения: 0" in r.text
+
+
+def test_link_and_unlink_existing_account(app, world, db):
+    c = login_as(app.test_client(), world.staff)
+    r = c.post(f"/manage/premises/{world.p2.id}/owners", data={"existing_login": "nobody", "existing_share": "1/2"})
+    assert r.status_code == 422 and "Учётной записи с таким логином нет" in r.text and 'value="nobody"' in r.text
+    assert "<title>Ошибка: " in r.text
+    r = c.post(f"/manage/premises/{world.p2.id}/owners", data={"existing_login": "owner", "existing_share": ""})
+    assert r.status_code == 303
+    assert "Иванова Анна Петровна" in c.get(r.headers["Location"]).text
+    owner_client = login_as(app.test_client(), world.owner)
+    assert owner_client.post("/apartment/switch", data={"premises_id": world.p2.id}).status_code == 303
+    r = c.post(f"/manage/premises/{world.p2.id}/owners/{world.owner.id}/remove")
+    assert r.status_code == 303
+    assert owner_client.post("/apartment/switch", data={"premises_id": world.p2.id}).status_code == 404
+
+
+def test_unlink_outside_scope_is_404(app, world):
+    c = login_as(app.test_client(), world.staff_other)
+    assert c.post(f"/manage/premises/{world.p2.id}/owners/{world.neighbour.id}/remove").status_code == 404
+    c = login_as(app.test_client(), world.owner)
+    assert c.post(f"/manage/premises/{world.p2.id}/owners/{world.neighbour.id}/remove").status_code == 403

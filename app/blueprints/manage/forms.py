@@ -13,3 +13,8 @@ class IssueAccountForm(FlaskForm):
 
 class LetterForm(FlaskForm):
     password = HiddenField()
+
+
+class LinkAccountForm(FlaskForm):
+    existing_login = StringField("Логин собственника", validators=[Length(max=64)])
+    existing_share = StringField("Доля в праве", validators=[Length(max=20)])

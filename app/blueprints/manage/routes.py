@@ -2,7 +2,7 @@ from flask import current_app, flash, make_response, redirect, render_template, 
 from flask_login import current_user
 
 from app.blueprints.manage import bp
-from app.blueprints.manage.forms import IssueAccountForm, LetterForm
+from app.blueprints.manage.forms import IssueAccountForm, LetterForm, LinkAccountForm
 from app.htmx import render_fragment, targets
 from app.models.people import Role
 from app.permissions import (
@@ -44,8 +44,10 @@ def building(building_id: int):
     return render_template("manage/building.html", **context)
 
 
-def _premises_page(premises, form, status=200):
+def _premises_page(premises, form=None, status=200, link_form=None):
     owners = owners_of(premises.id)
+    form = form or IssueAccountForm(formdata=None)
+    link_form = link_form or LinkAccountForm(formdata=None)
     return render_template(
         "manage/premises.html",
         premises=premises,
@@ -53,13 +55,15 @@ def _premises_page(premises, form, status=200):
         manageable={u.id for u in owners if can_manage_account(current_user, u)},
         history=premises_history(premises),
         form=form,
+        link_form=link_form,
+        page_has_errors=bool(form.errors or link_form.errors),
     ), status
 
 
 @bp.get("/premises/<int:premises_id>")
 @roles_required(*MANAGERS)
 def premises(premises_id: int):
-    return _premises_page(premises_for(current_user, premises_id), IssueAccountForm(formdata=None))
+    return _premises_page(premises_for(current_user, premises_id))
 
 
 @bp.post("/premises/<int:premises_id>/accounts")
@@ -84,6 +88,34 @@ def issue(premises_id: int):
         form_error(form, error, fallback_field="full_name")
         return _premises_page(premises, form, 422)
     return _issued_page(issued, premises_id=premises.id, new=True)
+
+
+@bp.post("/premises/<int:premises_id>/owners")
+@roles_required(*MANAGERS)
+def link(premises_id: int):
+    premises = premises_for(current_user, premises_id)
+    link_form = LinkAccountForm()
+    if link_form.validate():
+        try:
+            ownership = accounts.ownership_add(actor=current_user, premises=premises,
+                                               login=link_form.existing_login.data,
+                                               share=link_form.existing_share.data, origin=origin())
+        except DomainError as error:
+            form_error(link_form, error, fallback_field="existing_login")
+        else:
+            flash(f"{ownership.user.full_name} получает доступ к помещению {premises.title}.", "success")
+            return redirect(url_for("manage.premises", premises_id=premises.id), code=303)
+    return _premises_page(premises, link_form=link_form, status=422)
+
+
+@bp.post("/premises/<int:premises_id>/owners/<int:user_id>/remove")
+@roles_required(*MANAGERS)
+def unlink(premises_id: int, user_id: int):
+    premises = premises_for(current_user, premises_id)
+    user = owner_account_for(current_user, user_id)
+    accounts.ownership_remove(actor=current_user, premises=premises, user=user, origin=origin())
+    flash(f"Доступ {user.full_name} к помещению {premises.title} отозван.", "success")
+    return redirect(url_for("manage.premises", premises_id=premises.id), code=303)
 
 
 def _issued_page(issued, *, premises_id: int, new: bool):
