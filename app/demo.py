@@ -146,6 +146,7 @@ def seed() -> str:
         bank_corr_account="30101810500000000637",
     )
     rso = Organisation(
+        settings={"resources": ["cold_water", "hot_water"]},
         kind=OrgKind.RSO,
         name="Акционерное общество «Водоканал-Чита»",
         short_name="АО «Водоканал-Чита»",
@@ -168,6 +169,8 @@ def seed() -> str:
         floors=10,
         entrances=4,
     )
+    # The owners' meeting of Amurskaya 41 chose a longer reading window (1st-28th), so the demo always has
+    # one building whose window is open (except on the 29th-31st).
     b2 = Building(
         organisation=uk,
         city="Чита",
@@ -177,6 +180,8 @@ def seed() -> str:
         year_built=1962,
         floors=4,
         entrances=3,
+        reading_start_day=1,
+        reading_end_day=28,
     )
     b1.suppliers.append(rso)
     b2.suppliers.append(rso)
@@ -216,6 +221,9 @@ def seed() -> str:
     co_owner = user("ls200410005", "Бальжинимаев Баир Николаевич", must_change_password=True)
     co_owner.ownerships.append(Ownership(premises=p2[4], share_num=1, share_den=2))
 
+    db.session.flush()
+    _seed_meters(p1 + p2, rng, council=council, owner2_premises=by_number["13"])
+
     # Other owners: about two thirds of the premises have an account, some not yet activated.
     taken = {"12", "13", "45", "77"}
     extra = 0
@@ -233,3 +241,59 @@ def seed() -> str:
         f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
         f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}."
     )
+
+
+def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
+    """Meters for every premises and 12 months of believable readings (plus part of the current month)."""
+    from datetime import date, timedelta
+
+    from app.models import Meter, Reading
+    from app.models.base import utcnow
+    from app.models.metering import ReadingSource, Resource
+    from app.services.periods import add_months, current_month, local_today, window_days
+
+    now = utcnow()
+    this_month = current_month(now)
+    today = local_today(now)
+    monthly = {Resource.COLD_WATER: 4.5, Resource.HOT_WATER: 3.0, Resource.ELECTRICITY: 180.0}
+    readings = []
+    for index, premises in enumerate(premises_list):
+        registers = [
+            (Resource.COLD_WATER, None, "санузел", 5),
+            (Resource.HOT_WATER, None, "санузел", 5),
+        ]
+        if index % 4 == 0:  # a day/night electricity meter: two registers
+            registers += [(Resource.ELECTRICITY, "T1", "щиток", 6), (Resource.ELECTRICITY, "T2", "щиток", 6)]
+        else:
+            registers += [(Resource.ELECTRICITY, None, "щиток", 6)]
+        people = max(premises.registered_residents, 1)
+        installed = date(2021 + index % 3, 1 + index % 12, 10)
+        for resource, zone, place, digits in registers:
+            serial = f"{'ВС' if resource != Resource.ELECTRICITY else 'Э'}{40000 + index * 7 + len(zone or ''):06d}"
+            verification = installed.replace(year=installed.year + (16 if resource == Resource.ELECTRICITY else 6))
+            if premises is owner2_premises and resource == Resource.HOT_WATER:
+                verification = today - timedelta(days=20)  # expired: shows the owner what to do
+            elif premises.number == "12" and premises.building.house == "108" and resource == Resource.COLD_WATER:
+                verification = today + timedelta(days=45)  # due soon: reminders and the owner's warning
+            meter = Meter(premises=premises, building_id=premises.building.id, resource=resource, zone=zone,
+                          serial_number=serial, place=place, installed_on=installed,
+                          next_verification_on=verification, digits=digits, initial_value=0)
+            db.session.add(meter)
+            value = round(rng.uniform(50, 400) * (10 if resource == Resource.ELECTRICITY else 1), 3)
+            base = monthly[resource] * people * (0.6 if zone == "T2" else 1)
+            for back in range(12, -1, -1):
+                period = add_months(this_month, -back)
+                value = round(value + base * rng.uniform(0.6, 1.4), 3)
+                if back == 0:
+                    start, _ = window_days(premises.building)
+                    if today.day < start or rng.random() > 0.55:
+                        continue
+                source = ReadingSource.OWNER if rng.random() > 0.15 else ReadingSource.STAFF
+                readings.append(Reading(meter=meter, period=period, value=value, source=source,
+                                        entered_at=now - timedelta(days=30 * back + rng.randint(0, 5))))
+    # The council entered кв. 13's cold water for the current month: the owner sees the lock.
+    db.session.flush()
+    for r in readings:
+        if r.period == this_month and r.meter.premises is owner2_premises:
+            r.source, r.entered_by_id = ReadingSource.COUNCIL, council.id
+    db.session.add_all(readings)

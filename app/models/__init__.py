@@ -2,6 +2,8 @@
 
 from app.models.audit import AuditLog, ConsentRecord
 from app.models.housing import Building, CouncilMembership, Ownership, Premises, building_suppliers
+from app.models.messaging import OutboxMessage
+from app.models.metering import Meter, Reading, ReadingImport, ReadingRevision, ReadingSubmission
 from app.models.orgs import Organisation, StaffMembership
 from app.models.people import User
 
@@ -9,8 +11,14 @@ __all__ = [
     "AuditLog",
     "Building",
     "ConsentRecord",
+    "Meter",
+    "Reading",
+    "ReadingImport",
+    "ReadingRevision",
+    "ReadingSubmission",
     "CouncilMembership",
     "Organisation",
+    "OutboxMessage",
     "Ownership",
     "Premises",
     "StaffMembership",

@@ -3,11 +3,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import UTCDateTime, str_enum, utcnow
 
 
 class AuditLog(db.Model):
@@ -54,8 +54,8 @@ class ConsentRecord(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(40), default="mailing")
-    channel: Mapped[ConsentChannel] = mapped_column(Enum(ConsentChannel, native_enum=False, length=10))
-    action: Mapped[ConsentAction] = mapped_column(Enum(ConsentAction, native_enum=False, length=10))
+    channel: Mapped[ConsentChannel] = mapped_column(str_enum(ConsentChannel, 10))
+    action: Mapped[ConsentAction] = mapped_column(str_enum(ConsentAction, 10))
     text_version: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ip: Mapped[str | None] = mapped_column(String(45))

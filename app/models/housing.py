@@ -7,7 +7,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
-    Enum,
     ForeignKey,
     Integer,
     Numeric,
@@ -18,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.base import str_enum
 
 # Which resource suppliers (РСО) serve which buildings.
 building_suppliers = Table(
@@ -40,6 +40,9 @@ class Building(db.Model):
     year_built: Mapped[int | None] = mapped_column(Integer)
     floors: Mapped[int | None] = mapped_column(Integer)
     entrances: Mapped[int | None] = mapped_column(Integer)
+    # Reading window override for this building (days of month, inclusive); NULL = the organisation's
+    reading_start_day: Mapped[int | None] = mapped_column(Integer)
+    reading_end_day: Mapped[int | None] = mapped_column(Integer)
 
     organisation: Mapped["Organisation"] = relationship(  # noqa: F821
         back_populates="buildings", foreign_keys=[organisation_id], lazy="joined"
@@ -79,7 +82,7 @@ class Premises(db.Model):
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
     number: Mapped[str] = mapped_column(String(10))
     kind: Mapped[PremisesKind] = mapped_column(
-        Enum(PremisesKind, native_enum=False, length=20), default=PremisesKind.APARTMENT
+        str_enum(PremisesKind, 20), default=PremisesKind.APARTMENT
     )
     entrance: Mapped[int | None] = mapped_column(Integer)
     floor: Mapped[int | None] = mapped_column(Integer)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
+from app.models.base import str_enum
 
 
 class OrgKind(enum.StrEnum):
@@ -33,7 +34,7 @@ class Organisation(db.Model):
     __tablename__ = "organisations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[OrgKind] = mapped_column(Enum(OrgKind, native_enum=False, length=16))
+    kind: Mapped[OrgKind] = mapped_column(str_enum(OrgKind, 16))
     name: Mapped[str] = mapped_column(String(300))
     short_name: Mapped[str] = mapped_column(String(160))
     inn: Mapped[str] = mapped_column(String(12), unique=True)
@@ -67,7 +68,7 @@ class StaffMembership(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     role: Mapped[StaffRole] = mapped_column(
-        Enum(StaffRole, native_enum=False, length=16), default=StaffRole.STAFF
+        str_enum(StaffRole, 16), default=StaffRole.STAFF
     )
 
     user: Mapped["User"] = relationship(back_populates="staff_memberships")  # noqa: F821

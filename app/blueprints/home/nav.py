@@ -17,6 +17,10 @@ def navigation(user: User) -> list[NavItem]:
     items = [NavItem("home.index", "Главная", "/home")]
     if user.has_role(Role.OWNER):
         items.append(NavItem("apartment.index", "Квартира", "/apartment"))
+    if user.has_role(Role.OWNER):
+        items.append(NavItem("readings.index", "Показания", "/readings"))
+    elif user.has_role(Role.STAFF, Role.COUNCIL, Role.RSO):
+        items.append(NavItem("readings.building", "Показания", "/readings"))
     if user.has_role(Role.STAFF, Role.COUNCIL):
         items.append(NavItem("manage.index", "Управление", "/manage"))
     items.append(NavItem("profile.index", "Мой профиль", "/profile"))
