@@ -8,6 +8,10 @@ from app.extensions import db
 
 
 def register(app: Flask) -> None:
+    from app.cli_readings import register as register_readings
+
+    register_readings(app)
+
     @app.cli.command("seed-demo")
     @click.option("--if-empty", is_flag=True, help="Do nothing if the database already has data.")
     def seed_demo(if_empty: bool):

@@ -7,6 +7,8 @@ from factory.alchemy import SQLAlchemyModelFactory
 
 from app.models import (
     Building,
+    Meter,
+    Reading,
     CouncilMembership,
     Organisation,
     Ownership,
@@ -112,8 +114,31 @@ class StaffFactory(Base):
     role = "staff"
 
 
+class MeterFactory(Base):
+    class Meta:
+        model = Meter
+
+    premises = factory.SubFactory(PremisesFactory)
+    building_id = factory.LazyAttribute(lambda o: o.premises.building_id if o.premises else None)
+    resource = "cold_water"
+    serial_number = factory.Sequence(lambda n: f"SN{n:06d}")
+    place = "санузел"
+    digits = 5
+    initial_value = Decimal("0")
+
+
+class ReadingFactory(Base):
+    class Meta:
+        model = Reading
+
+    meter = factory.SubFactory(MeterFactory)
+    period = None
+    value = Decimal("100")
+    source = "owner"
+
+
 ALL = [OrganisationFactory, BuildingFactory, PremisesFactory, UserFactory, OwnershipFactory, CouncilFactory,
-       StaffFactory]
+       StaffFactory, MeterFactory, ReadingFactory]
 
 
 def bind(session) -> None:
