@@ -4,7 +4,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from flask import Flask, flash, redirect, render_template, request, session, url_for
+from flask import Flask, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from app import formatting
@@ -131,7 +131,7 @@ def _init_request_hooks(app: Flask) -> None:
         from app.blueprints.apartment.current import current_premises
         from app.blueprints.home.nav import navigation
 
-        if not current_user.is_authenticated:
+        if not has_request_context() or not current_user.is_authenticated:  # e.g. emails rendered from CLI
             return {"nav": [], "current_premises": None}
         return {"nav": navigation(current_user), "current_premises": current_premises()}
 

@@ -50,6 +50,13 @@ class NeedsConfirmation(Invalid):
     """Values look unusual: the owner must confirm them (messages per field, like Invalid)."""
 
 
+class ReadingLocked(Invalid, Locked):
+    """The owner typed a value for a register the council or the УК has already filled for the period.
+
+    Both a Locked (the rule) and an Invalid (so the form shows the message next to that meter's field).
+    """
+
+
 @dataclass
 class MeterLine:
     """Everything the owner form and the grid need to show for one meter register in one period."""
@@ -187,13 +194,15 @@ def reading_submit(
     premises: Premises,
     values: dict[int, str],
     confirmed: set[int] | frozenset[int] = frozenset(),
+    versions: dict[int, int | None] | None = None,
     now: datetime | None = None,
     origin: Origin = NO_ORIGIN,
 ) -> SubmissionResult:
     """The owner hands in readings of the premises' meters for the open period, all or nothing.
 
     `values` maps meter id -> typed text (empty = not this time). Unusual values raise NeedsConfirmation
-    unless their meter id is in `confirmed`.
+    unless their meter id is in `confirmed`. `versions` (meter id -> version of the reading the form showed,
+    None if there was none) makes a stale form fail with Conflict instead of overwriting a newer value.
     """
     now = now or utcnow()
     if not any(o.premises_id == premises.id for o in actor.ownerships):
@@ -207,6 +216,7 @@ def reading_submit(
     today = local_today(now)
     lines = meter_lines(active_meters(premises), period)
     errors: dict[str, str] = {}
+    locked = False
     spikes: dict[str, str] = {}
     accepted: list[tuple[MeterLine, Decimal]] = []
     for line in lines:
@@ -216,7 +226,11 @@ def reading_submit(
             continue
         if line.locked_for_owner:
             errors[name] = lock_message(line.reading)
+            locked = True
             continue
+        current_version = line.reading.version if line.reading else None
+        if versions is not None and versions.get(meter.id, current_version) != current_version:
+            raise Conflict(_conflict_message(line.reading))
         if verification_expired(meter, today):
             errors[name] = (f"Срок поверки счётчика истёк {date_ru(meter.next_verification_on)}: показания не "
                             "принимаются к расчёту. Закажите поверку или замену и сообщите в управляющую организацию.")
@@ -236,7 +250,7 @@ def reading_submit(
                             "Проверьте цифры и подтвердите.")
         accepted.append((line, value))
     if errors:
-        raise Invalid.from_errors(errors)
+        raise (ReadingLocked if locked else Invalid).from_errors(errors)
     if not accepted:
         raise Invalid("form", "Введите показания хотя бы одного счётчика")
     if spikes:
@@ -248,15 +262,17 @@ def reading_submit(
     )
     db.session.add(submission)
     role = primary_role(actor, premises.building_id)
+    for line, value in accepted:
+        expected = line.reading.version if line.reading else None
+        if versions is not None:
+            expected = versions.get(line.meter.id, expected)
+        _write(line, period, value, ReadingSource.OWNER, actor, role, now, origin,
+               expected_version=expected, not_for_billing=False)
     try:
-        for line, value in accepted:
-            _write(line, period, value, ReadingSource.OWNER, actor, role, now, origin,
-                   expected_version=line.reading.version if line.reading else None, not_for_billing=False)
         db.session.flush()
-    except IntegrityError:
+    except IntegrityError:  # the confirmation number collided (practically never): nothing was written
         db.session.rollback()
-        raise Conflict("Показания по этому счётчику только что передали с другого устройства. "
-                       "Обновите страницу и проверьте их.") from None
+        raise Conflict("Не удалось сохранить показания. Отправьте их ещё раз.") from None
     result = SubmissionResult(submission, [line for line, _ in accepted])
     if actor.email:
         # A service message (proof of submission): sent without mailing consent, from the outbox.
@@ -281,7 +297,13 @@ def _write(line: MeterLine, period: date, value: Decimal, source: ReadingSource,
         reading = Reading(meter_id=line.meter.id, period=period, value=value, source=source, entered_by_id=actor.id,
                           entered_at=now, not_for_billing=not_for_billing, version=1)
         db.session.add(reading)
-        db.session.flush()  # the unique (meter, period) constraint decides a race here
+        try:
+            db.session.flush()  # the unique (meter, period) constraint decides a race here
+        except IntegrityError:
+            db.session.rollback()
+            current = db.session.scalar(select(Reading).where(Reading.meter_id == line.meter.id,
+                                                              Reading.period == period))
+            raise Conflict(_conflict_message(current)) from None
         old = None
     else:
         old = reading.value
@@ -309,7 +331,7 @@ def _write(line: MeterLine, period: date, value: Decimal, source: ReadingSource,
 def _conflict_message(current: Reading | None) -> str:
     if current is None:
         return "Показание только что удалили. Обновите страницу."
-    return (f"Пока вы вводили, показание изменили: сейчас {number(current.value, '#,##0.###')} "
+    return (f"Пока вы вводили, показание изменили (обновите страницу): сейчас {number(current.value, '#,##0.###')} "
             f"({SOURCE_LABELS[current.source]}, {datetime_ru(current.entered_at)}). Проверьте и введите снова.")
 
 

@@ -10,18 +10,22 @@ from app.models.people import Role
 class NavItem:
     endpoint: str
     label: str
-    prefix: str  # URL prefix that marks the item as current
+    prefixes: tuple[str, ...]  # URL prefixes that mark the item as current ("/x/" alone matches exactly)
+
+    def matches(self, path: str) -> bool:
+        return any(path == p if p.endswith("/") else path.startswith(p) for p in self.prefixes)
 
 
 def navigation(user: User) -> list[NavItem]:
-    items = [NavItem("home.index", "Главная", "/home")]
+    items = [NavItem("home.index", "Главная", ("/home",))]
     if user.has_role(Role.OWNER):
-        items.append(NavItem("apartment.index", "Квартира", "/apartment"))
-    if user.has_role(Role.OWNER):
-        items.append(NavItem("readings.index", "Показания", "/readings"))
+        items.append(NavItem("apartment.index", "Квартира", ("/apartment",)))
+        items.append(NavItem("readings.index", "Показания", ("/readings",)))
     elif user.has_role(Role.STAFF, Role.COUNCIL, Role.RSO):
-        items.append(NavItem("readings.building", "Показания", "/readings"))
+        items.append(NavItem("readings.building", "Показания", ("/readings",)))
     if user.has_role(Role.STAFF, Role.COUNCIL):
-        items.append(NavItem("manage.index", "Управление", "/manage"))
-    items.append(NavItem("profile.index", "Мой профиль", "/profile"))
+        items.append(NavItem("manage.readings_grid", "Ввод показаний", ("/manage/readings",)))
+        items.append(NavItem("manage.index", "Управление", ("/manage/", "/manage/buildings", "/manage/premises",
+                                                             "/manage/accounts")))
+    items.append(NavItem("profile.index", "Мой профиль", ("/profile",)))
     return items

@@ -51,9 +51,11 @@ def index():
         abort(400)
     values = {int(k[1:]): v for k, v in request.form.items() if k.startswith("m") and k[1:].isdigit()}
     confirmed = {int(k[8:]) for k in request.form if k.startswith("confirm_") and k[8:].isdigit()}
+    versions = {int(k[4:]): (int(v) if v.isdigit() else None)
+                for k, v in request.form.items() if k.startswith("ver_") and k[4:].isdigit()}
     try:
         result = svc.reading_submit(actor=current_user, premises=premises, values=values, confirmed=confirmed,
-                                    now=now, origin=origin())
+                                    versions=versions, now=now, origin=origin())
     except svc.NeedsConfirmation as spike:
         context = _owner_context(premises, now, values=values, spikes=spike.errors)
         return render_template("readings/index.html", **context), 422
