@@ -7,12 +7,12 @@ from factory.alchemy import SQLAlchemyModelFactory
 
 from app.models import (
     Building,
-    Meter,
-    Reading,
     CouncilMembership,
+    Meter,
     Organisation,
     Ownership,
     Premises,
+    Reading,
     StaffMembership,
     User,
 )
