@@ -44,6 +44,7 @@ RESOURCE_UNITS = {
     Resource.HEAT: "Гкал",
     Resource.GAS: "м³",
 }
+RESOURCE_ORDER = {r: i for i, r in enumerate(RESOURCE_LABELS)}
 ZONE_LABELS = {None: "", "T1": "день (T1)", "T2": "ночь (T2)", "T3": "пик (T3)"}
 
 
@@ -74,6 +75,11 @@ class Meter(db.Model):
     replaces_id: Mapped[int | None] = mapped_column(ForeignKey("meters.id"))
 
     premises: Mapped["Premises | None"] = relationship()  # noqa: F821
+
+    @property
+    def sort_key(self) -> tuple:
+        """Cold water, hot water, electricity (T1, T2, T3), heat, gas."""
+        return (RESOURCE_ORDER[self.resource], self.serial_number, self.zone or "")
 
     @property
     def is_building_meter(self) -> bool:

@@ -102,13 +102,8 @@ def verification_expired(meter: Meter, today: date) -> bool:
 
 
 def active_meters(premises: Premises) -> list[Meter]:
-    return list(
-        db.session.scalars(
-            select(Meter)
-            .where(Meter.premises_id == premises.id, Meter.archived.is_(False))
-            .order_by(Meter.resource, Meter.serial_number, Meter.zone)
-        )
-    )
+    meters = db.session.scalars(select(Meter).where(Meter.premises_id == premises.id, Meter.archived.is_(False)))
+    return sorted(meters, key=lambda m: m.sort_key)
 
 
 def _readings_for(meter_ids: list[int], period: date) -> dict[int, Reading]:
@@ -473,7 +468,7 @@ def board_rows(building: Building, period: date, *, entrance: int | None = None,
                                       Meter.archived.is_(False))
     if resources is not None:
         meter_query = meter_query.where(Meter.resource.in_(resources))
-    meters = list(db.session.scalars(meter_query.order_by(Meter.resource, Meter.serial_number, Meter.zone)))
+    meters = sorted(db.session.scalars(meter_query), key=lambda m: m.sort_key)
     lines = meter_lines(meters, period)
     by_premises: dict[int, list[MeterLine]] = defaultdict(list)
     for line in lines:
