@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from freezegun import freeze_time
 
-from app.models import Reading, ReadingSubmission
+from app.models import Meter, Reading, ReadingSubmission
 from app.services import readings as svc
 from tests.conftest import login_as
 from tests.factories import MeterFactory, ReadingFactory
@@ -240,3 +240,40 @@ def test_grid_default_view_within_page_budget_on_demo(app, db):
     assert len(gzip.compress(r.data)) <= 14 * 1024
     for path in ("/readings/building", f"/readings/building?building={big}"):
         assert len(gzip.compress(c.get(path).data)) <= 14 * 1024
+
+
+def test_staff_adds_replaces_and_archives_a_meter(app, world, meters, db):
+    water, *_ = meters
+    c = login_as(app.test_client(), world.staff)
+    r = c.post(f"/manage/premises/{world.p1.id}/meters/new",
+               data={"resource": "hot_water", "tariff": "single", "serial_number": "", "digits": "5",
+                     "next_verification_on": "2030-01-01", "initial_value": "1"})
+    assert r.status_code == 422 and "Введите заводской номер" in r.text and 'value="2030-01-01"' in r.text
+    r = c.post(f"/manage/premises/{world.p1.id}/meters/new",
+               data={"resource": "hot_water", "tariff": "single", "serial_number": "ГВ-9", "digits": "5",
+                     "next_verification_on": "2030-01-01", "initial_value": "1", "place": "кухня"})
+    assert r.status_code == 303
+    page = c.get(r.headers["Location"]).text
+    assert "ГВ-9" in page and "Заменить" in page
+    r = c.post(f"/manage/meters/{water.id}/replace",
+               data={"resource": "cold_water", "tariff": "single", "serial_number": "ВС-NEW", "digits": "5",
+                     "next_verification_on": "2032-01-01", "initial_value": "0", f"final_{water.id}": "100"})
+    assert r.status_code == 422 and "Меньше предыдущего" in r.text and 'value="100"' in r.text
+    r = c.post(f"/manage/meters/{water.id}/replace",
+               data={"resource": "cold_water", "tariff": "single", "serial_number": "ВС-NEW", "digits": "5",
+                     "next_verification_on": "2032-01-01", "initial_value": "0", f"final_{water.id}": "121"})
+    assert r.status_code == 303
+    new = db.session.query(Meter).filter_by(serial_number="ВС-NEW").one()
+    r = c.post(f"/manage/meters/{new.id}/archive")
+    assert r.status_code == 303
+    assert db.session.get(Meter, new.id).archived
+
+
+@pytest.mark.parametrize(("role", "status"), [("council", 403), ("owner", 403), ("rso", 403), ("staff_other", 404)])
+def test_meter_management_permissions(app, world, meters, role, status):
+    water, *_ = meters
+    c = login_as(app.test_client(), world.by_role(role))
+    assert c.get(f"/manage/premises/{world.p1.id}/meters/new").status_code == status
+    assert c.get(f"/manage/meters/{water.id}/replace").status_code == status
+    assert c.post(f"/manage/meters/{water.id}/archive").status_code == status
+    assert c.get(f"/manage/buildings/{world.building.id}/meters/new").status_code == status

@@ -4,6 +4,7 @@ from flask_login import current_user
 from app.blueprints.manage import bp
 from app.blueprints.manage.forms import IssueAccountForm, LetterForm, LinkAccountForm
 from app.htmx import render_fragment, targets
+from app.models.base import utcnow
 from app.models.people import Role
 from app.permissions import (
     building_for,
@@ -13,6 +14,7 @@ from app.permissions import (
     owners_of,
     premises_for,
     roles_required,
+    uk_org_ids,
 )
 from app.services import accounts
 from app.services.apartment import premises_history
@@ -20,6 +22,8 @@ from app.services.errors import DomainError
 from app.services.home import building_stats
 from app.services.letters import credential_letter_pdf
 from app.services.manage import building_premises_rows
+from app.services.meters import building_meters, premises_meters
+from app.services.periods import local_today
 from app.web import form_error, origin
 
 MANAGERS = (Role.STAFF, Role.COUNCIL)
@@ -38,7 +42,9 @@ def building(building_id: int):
     entrance = request.args.get("entrance", type=int)
     access = request.args.get("access", "")
     rows = building_premises_rows(building, entrance=entrance, status=access)
-    context = {"building": building, "rows": rows, "entrance": entrance, "access": access}
+    context = {"building": building, "rows": rows, "entrance": entrance, "access": access,
+               "building_meters": building_meters(building),
+               "can_manage_meters": building.organisation_id in uk_org_ids(current_user)}
     if targets("premises-table"):
         return render_fragment("manage/_premises_table.html", **context)
     return render_template("manage/building.html", **context)
@@ -57,6 +63,9 @@ def _premises_page(premises, form=None, status=200, link_form=None):
         form=form,
         link_form=link_form,
         page_has_errors=bool(form.errors or link_form.errors),
+        meters=premises_meters(premises, include_archived=True),
+        can_manage_meters=premises.building.organisation_id in uk_org_ids(current_user),
+        today=local_today(utcnow()),
     ), status
 
 
