@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Building, Ownership, Premises, User
+from app.models.base import utcnow
 
 
 @dataclass(frozen=True)
@@ -16,8 +17,10 @@ class Attention:
     level: str = "info"  # info | warning
 
 
-def attention_items(user: User, premises: Premises | None) -> list[Attention]:
+def attention_items(user: User, premises: Premises | None, now=None) -> list[Attention]:
     items = []
+    if premises is not None:
+        items.extend(_readings_attention(premises, now or utcnow()))
     if not user.email:
         items.append(Attention(
             "Укажите электронную почту — на неё придут подтверждения и оповещения об отключениях.",
@@ -29,6 +32,30 @@ def attention_items(user: User, premises: Premises | None) -> list[Attention]:
         items.append(Attention(
             f"Сообщите, сколько человек фактически проживает: {premises.title}.",
             "apartment.index", "Указать"))
+    return items
+
+
+def _readings_attention(premises: Premises, now) -> list[Attention]:
+    from app.formatting import date_ru
+    from app.services import readings
+    from app.services.periods import local_today, window_state
+
+    state = window_state(premises.building, now)
+    lines = readings.meter_lines(readings.active_meters(premises), state.period)
+    items = []
+    today = local_today(now)
+    if state.is_open and any(line.reading is None for line in lines):
+        items.append(Attention(
+            f"Передайте показания счётчиков до {date_ru(state.window.last_day)} включительно.",
+            "readings.index", "Передать", "warning"))
+    for line in lines:
+        due = line.meter.next_verification_on
+        if due and due <= today:
+            items.append(Attention(f"Истёк срок поверки счётчика: {line.meter.title}, № {line.meter.serial_number}.",
+                                   "readings.index", "Что делать", "warning"))
+        elif due and (due - today).days <= 60:
+            items.append(Attention(f"Поверка счётчика «{line.meter.title}» — до {date_ru(due)}.",
+                                   "readings.index", "Подробнее"))
     return items
 
 

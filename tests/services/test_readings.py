@@ -427,3 +427,17 @@ def test_20_parallel_grid_saves_no_lost_update(app, world, meters, postgres_only
         ReadingRevision.id).all()
     assert revisions[-1].new_value == reading.value  # the winner's value is the stored one
     assert len(revisions) == (2 if start_version else 1)
+
+
+def test_home_attention_for_readings(world, meters, db):
+    from app.services.home import attention_items
+
+    water, *_ = meters
+    world.p1.actual_residents = 2
+    world.owner.phone = "+79141234567"
+    water.next_verification_on = date(2026, 12, 20)
+    db.session.commit()
+    texts = [a.text for a in attention_items(world.owner, world.p1, now=IN_WINDOW)]
+    assert texts == ["Передайте показания счётчиков до 25.11.2026 включительно.",
+                     "Поверка счётчика «Холодная вода» — до 20.12.2026."]
+    assert [a.text for a in attention_items(world.owner, world.p1, now=AFTER_WINDOW)] == texts[1:]
