@@ -267,6 +267,7 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
         else:
             registers += [(Resource.ELECTRICITY, None, "щиток", 6)]
         people = max(premises.registered_residents, 1)
+        submitted_now = rng.random() < 0.55  # about half the premises have handed in this month already
         installed = date(2021 + index % 3, 1 + index % 12, 10)
         for resource, zone, place, digits in registers:
             serial = f"{'ВС' if resource != Resource.ELECTRICITY else 'Э'}{40000 + index * 7 + len(zone or ''):06d}"
@@ -284,10 +285,8 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
             for back in range(12, -1, -1):
                 period = add_months(this_month, -back)
                 value = round(value + base * rng.uniform(0.6, 1.4), 3)
-                if back == 0:
-                    start, _ = window_days(premises.building)
-                    if today.day < start or rng.random() > 0.55:
-                        continue
+                if back == 0 and (today.day < window_days(premises.building)[0] or not submitted_now):
+                    continue
                 source = ReadingSource.OWNER if rng.random() > 0.15 else ReadingSource.STAFF
                 readings.append(Reading(meter=meter, period=period, value=value, source=source,
                                         entered_at=now - timedelta(days=30 * back + rng.randint(0, 5))))

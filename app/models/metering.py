@@ -44,6 +44,13 @@ RESOURCE_UNITS = {
     Resource.HEAT: "Гкал",
     Resource.GAS: "м³",
 }
+RESOURCE_SHORT = {
+    Resource.COLD_WATER: "ХВС",
+    Resource.HOT_WATER: "ГВС",
+    Resource.ELECTRICITY: "Эл.",
+    Resource.HEAT: "Тепло",
+    Resource.GAS: "Газ",
+}
 RESOURCE_ORDER = {r: i for i, r in enumerate(RESOURCE_LABELS)}
 ZONE_LABELS = {None: "", "T1": "день (T1)", "T2": "ночь (T2)", "T3": "пик (T3)"}
 
@@ -92,6 +99,10 @@ class Meter(db.Model):
     @property
     def unit(self) -> str:
         return RESOURCE_UNITS[self.resource]
+
+    @property
+    def short_title(self) -> str:
+        return f"{RESOURCE_SHORT[self.resource]} {self.zone}" if self.zone else RESOURCE_SHORT[self.resource]
 
     @property
     def title(self) -> str:
