@@ -38,8 +38,9 @@ def board_buildings(actor: User) -> list[Building]:
             building_suppliers.c.organisation_id.in_(rso_orgs))))
     if not ids:
         return []
-    return list(db.session.scalars(select(Building).where(Building.id.in_(ids))
-                                   .order_by(Building.street, Building.house)))
+    buildings = db.session.scalars(select(Building).where(Building.id.in_(ids)).order_by(Building.street,
+                                                                                        Building.house))
+    return [b for b in buildings if board_view_for(actor, b)]
 
 
 def board_view_for(actor: User, building: Building) -> str | None:

@@ -141,7 +141,7 @@ def world(db):
     F = factories
     uk = F.OrganisationFactory(short_name="ООО «УК Тест»")
     uk_other = F.OrganisationFactory(short_name="ООО «Другая УК»")
-    rso = F.OrganisationFactory(kind="rso", short_name="АО «Вода»")
+    rso = F.OrganisationFactory(kind="rso", short_name="АО «Вода»", settings={"resources": ["cold_water"]})
     building = F.BuildingFactory(organisation=uk, street="ул. Ленина", house="1", entrances=2)
     building2 = F.BuildingFactory(organisation=uk, street="ул. Горького", house="5")
     building_other = F.BuildingFactory(organisation=uk_other, street="ул. Чкалова", house="9")

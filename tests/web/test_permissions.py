@@ -34,6 +34,14 @@ GET_MATRIX = [
     ("/manage/premises/{p_other}", {"anon": 302, "council": 404, "staff": 404, "ukadmin": 404,
                                     "staff_other": 200}, 403),
     ("/manage/premises/999999", {"anon": 302, "council": 404, "staff": 404, "ukadmin": 404, "staff_other": 404}, 403),
+    # Readings: owners get their form; others are sent to the building board.
+    ("/readings/", {"anon": 302, "owner": 200, "neighbour": 200, "council": 200}, 302),
+    ("/readings/building", {"anon": 302, "operator": 404}, 200),
+    ("/readings/building?building={building}", {"anon": 302, "operator": 404, "staff_other": 404}, 200),
+    ("/readings/building?building={building_other}", {"anon": 302, "staff_other": 200}, 404),
+    ("/manage/readings", {"anon": 302, "council": 200, "staff": 200, "ukadmin": 200, "staff_other": 200}, 403),
+    ("/manage/readings?building={building}", {"anon": 302, "council": 200, "staff": 200, "ukadmin": 200,
+                                              "staff_other": 404}, 403),
 ]
 
 

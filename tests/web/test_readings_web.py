@@ -195,7 +195,7 @@ def test_council_cannot_open_grid_of_another_building(app, world, meters):
 @pytest.mark.parametrize(
     ("role", "own", "neighbour"),
     [("owner", 200, 404), ("neighbour", 404, 200), ("council", 200, 200), ("staff", 200, 200),
-     ("staff_other", 404, 404), ("rso", 404, 404), ("operator", 404, 404)],
+     ("staff_other", 404, 404), ("rso", 200, 200), ("operator", 404, 404)],  # rso: cold water is its resource
 )
 def test_history_permissions(app, world, meters, role, own, neighbour):
     water, _, nw = meters
