@@ -69,6 +69,9 @@ class Config:
     # Static files carry a content hash in their URL and are cached for a year
     STATIC_MAX_AGE = 60 * 60 * 24 * 365
 
+    # Background jobs: "thread" (in-process), "external" (`flask receipts work`), "sync" (tests)
+    JOBS_MODE = os.environ.get("JOBS_MODE", "thread")
+
     # Version of the mailing consent text (152-FZ art. 9): bump on any change of the text
     CONSENT_TEXT_VERSION = "2026-11-01"
 
@@ -93,3 +96,4 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     MAIL_SUPPRESS_SEND = True
     PORTAL_URL = "http://localhost"
+    JOBS_MODE = "sync"

@@ -237,6 +237,7 @@ def seed() -> str:
         u.ownerships.append(Ownership(premises=premises))
         extra += 1
     db.session.commit()
+    _seed_billing(uk, [b1, b2], staff, rng)
     return (
         f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
         f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}."
@@ -282,7 +283,7 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
             db.session.add(meter)
             value = round(rng.uniform(50, 400) * (10 if resource == Resource.ELECTRICITY else 1), 3)
             base = monthly[resource] * people * (0.6 if zone == "T2" else 1)
-            for back in range(12, -1, -1):
+            for back in range(13, -1, -1):  # one month more than billed, so the first bill has a previous
                 period = add_months(this_month, -back)
                 value = round(value + base * rng.uniform(0.6, 1.4), 3)
                 if back == 0 and (today.day < window_days(premises.building)[0] or not submitted_now):
@@ -296,3 +297,57 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
         if r.period == this_month and r.meter.premises is owner2_premises:
             r.source, r.entered_by_id = ReadingSource.COUNCIL, council.id
     db.session.add_all(readings)
+
+
+def _seed_billing(uk, buildings, staff, rng) -> None:
+    """Services and tariffs of the УК, twelve closed months with charges, statements and payments."""
+    from datetime import date, datetime, time, timedelta
+    from decimal import Decimal
+
+    from app.models import Payment, Service, Tariff
+    from app.models.base import utcnow
+    from app.services.billing import period_close
+    from app.services.periods import TZ, add_months, current_month, local_today
+
+    catalogue = [
+        ("MAINT", "Содержание жилого помещения", "м²", "area", None, None, None, "32.50", "30.10"),
+        ("HEAT", "Отопление", "м²", "area", None, None, None, "38.15", "36.02"),
+        ("CW", "Холодное водоснабжение", "м³", "meter", "cold_water", None, "3.9", "48.72", "46.18"),
+        ("HW", "Горячее водоснабжение", "м³", "meter", "hot_water", None, "2.9", "248.95", "236.40"),
+        ("EL", "Электроэнергия", "кВт·ч", "meter", "electricity", None, "100", "4.26", "4.05"),
+        ("EL1", "Электроэнергия, день (T1)", "кВт·ч", "meter", "electricity", "T1", "70", "4.90", "4.66"),
+        ("EL2", "Электроэнергия, ночь (T2)", "кВт·ч", "meter", "electricity", "T2", "30", "2.85", "2.71"),
+        ("TKO", "Обращение с ТКО", "чел.", "residents", None, None, None, "176.70", "168.30"),
+    ]
+    this_month = current_month(utcnow())
+    # Tariffs change on 1 July, as regulated tariffs in Russia do.
+    july = date(this_month.year if this_month.month >= 7 else this_month.year - 1, 7, 1)
+    for order, (code, name, unit, method, resource, zone, norm, new, old) in enumerate(catalogue):
+        service = Service(organisation_id=uk.id, code=code, name=name, unit=unit, method=method, resource=resource,
+                          zone=zone, norm_per_person=Decimal(norm) if norm else None, sort_order=order * 10)
+        service.tariffs = [Tariff(valid_from=add_months(july, -12), valid_to=july - timedelta(days=1),
+                                  rate=Decimal(old)),
+                           Tariff(valid_from=july, rate=Decimal(new))]
+        db.session.add(service)
+    db.session.commit()
+    today = local_today(utcnow())
+    debtors = set()
+    for back in range(12, 0, -1):
+        period = add_months(this_month, -back)
+        for building in buildings:
+            issued = datetime.combine(add_months(period, 1), time(9), TZ)  # on the 1st, 9:00 in Chita
+            report = period_close(actor=staff, building=building, period=period, now=issued)
+            for statement in report.statements:
+                if statement.premises_id in debtors or statement.amount_due <= 0:
+                    continue
+                if rng.random() < 0.01:
+                    debtors.add(statement.premises_id)  # stops paying: debt and пени grow
+                    continue
+                paid_on = add_months(period, 1) + timedelta(days=rng.randint(2, 24))
+                if paid_on > today:
+                    continue
+                share = Decimal(1) if rng.random() > 0.08 else Decimal("0.5")
+                db.session.add(Payment(premises_id=statement.premises_id, paid_on=paid_on,
+                                       amount=(statement.amount_due * share).quantize(Decimal("0.01")),
+                                       source="bank", reference=f"СБП {rng.randint(10**8, 10**9)}"))
+        db.session.commit()

@@ -1,6 +1,16 @@
 """Domain models, one module per domain."""
 
 from app.models.audit import AuditLog, ConsentRecord
+from app.models.billing import (
+    Charge,
+    OpeningBalance,
+    Payment,
+    ReceiptBatch,
+    ReceiptPdf,
+    Service,
+    Statement,
+    Tariff,
+)
 from app.models.housing import Building, CouncilMembership, Ownership, Premises, building_suppliers
 from app.models.messaging import OutboxMessage
 from app.models.metering import Meter, Reading, ReadingImport, ReadingRevision, ReadingSubmission
@@ -8,6 +18,14 @@ from app.models.orgs import Organisation, StaffMembership
 from app.models.people import User
 
 __all__ = [
+    "Charge",
+    "OpeningBalance",
+    "Payment",
+    "ReceiptBatch",
+    "ReceiptPdf",
+    "Service",
+    "Statement",
+    "Tariff",
     "AuditLog",
     "Building",
     "ConsentRecord",

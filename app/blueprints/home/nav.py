@@ -21,10 +21,14 @@ def navigation(user: User) -> list[NavItem]:
     if user.has_role(Role.OWNER):
         items.append(NavItem("apartment.index", "Квартира", ("/apartment",)))
         items.append(NavItem("readings.index", "Показания", ("/readings",)))
+        items.append(NavItem("receipts.index", "Квитанции", ("/receipts",)))
     elif user.has_role(Role.STAFF, Role.COUNCIL, Role.RSO):
         items.append(NavItem("readings.building", "Показания", ("/readings",)))
     if user.has_role(Role.STAFF, Role.COUNCIL):
         items.append(NavItem("manage.readings_grid", "Ввод показаний", ("/manage/readings",)))
+    if user.has_role(Role.STAFF):
+        items.append(NavItem("manage.receipts_index", "Квитанции", ("/manage/receipts",)))
+    if user.has_role(Role.STAFF, Role.COUNCIL):
         items.append(NavItem("manage.index", "Управление", ("/manage/", "/manage/buildings", "/manage/premises",
                                                              "/manage/accounts")))
     items.append(NavItem("profile.index", "Мой профиль", ("/profile",)))

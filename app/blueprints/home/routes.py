@@ -22,9 +22,17 @@ def index():
     stats = None
     if current_user.has_role(Role.STAFF, Role.COUNCIL):
         stats = building_stats(managed_buildings(current_user))
+    debt = None
+    if premises is not None:
+        from app.models.base import utcnow
+        from app.services.billing import current_debt
+        from app.services.periods import local_today
+
+        debt = current_debt(premises, local_today(utcnow()))
     return render_template(
         "home/index.html",
         premises=premises,
+        debt=debt,
         attention=attention_items(current_user, premises),
         stats=stats,
     )
