@@ -42,7 +42,7 @@ def live_app(app_factory):
     from app.extensions import db
     from tests.conftest import _wipe
 
-    app = app_factory(WTF_CSRF_ENABLED=True, PORTAL_URL="http://127.0.0.1")
+    app = app_factory(WTF_CSRF_ENABLED=True, PORTAL_URL="http://127.0.0.1", JOBS_MODE="thread")
     with app.app_context():
         _wipe()
         limiter.reset()
