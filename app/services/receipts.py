@@ -86,7 +86,7 @@ class ReceiptData:
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-TEMPLATE_VERSION = "2026-11-25.1"  # bump when pdf/receipt.html changes: cached PDFs are then rebuilt
+TEMPLATE_VERSION = "2026-11-25.2"  # bump when pdf/receipt.html changes: cached PDFs are then rebuilt
 
 
 def statement_for(premises: Premises, period: date) -> Statement:
@@ -116,17 +116,15 @@ def qr_svg_data_uri(text: str) -> str:
     return segno.make(text, error="m", encoding="utf-8").svg_data_uri(scale=3, border=2)
 
 
-def render_receipt_html(data: ReceiptData) -> str:
-    return render_template("pdf/receipt.html", r=data, qr=qr_svg_data_uri(data.qr_text))
+def render_receipts_html(items: list[ReceiptData]) -> str:
+    """One HTML document with a receipt per page (one stylesheet, laid out once)."""
+    return render_template("pdf/receipt.html", docs=[(d, qr_svg_data_uri(d.qr_text)) for d in items])
 
 
-def _pdf(html_pages: list[str]) -> bytes:
+def _pdf(html: str) -> bytes:
     from weasyprint import HTML
 
-    documents = [HTML(string=h).render() for h in html_pages]
-    first = documents[0]
-    pages = [page for doc in documents for page in doc.pages]
-    return first.copy(pages).write_pdf()
+    return HTML(string=html).write_pdf()
 
 
 def receipt_pdf(premises: Premises, period: date, *, now: datetime | None = None) -> tuple[bytes, bool]:
@@ -137,7 +135,7 @@ def receipt_pdf(premises: Premises, period: date, *, now: datetime | None = None
                                                         ReceiptPdf.period == period))
     if cached is not None and cached.data_hash == digest:
         return cached.pdf, True
-    pdf = _pdf([render_receipt_html(data)])
+    pdf = _pdf(render_receipts_html([data]))
     if cached is None:
         cached = ReceiptPdf(premises_id=premises.id, period=period)
         db.session.add(cached)
@@ -170,13 +168,16 @@ def batch_run(batch_id: int, *, chunk: int = 10) -> ReceiptBatch:
     try:
         premises = sorted(db.session.scalars(select(Premises).join(Statement).where(
             Premises.building_id == batch.building_id, Statement.period == batch.period)), key=lambda p: p.sort_key)
-        pages = []
-        for i, p in enumerate(premises, 1):
-            pages.append(render_receipt_html(receipt_data(p, batch.period)))
-            if i % chunk == 0 or i == len(premises):
-                batch.done = i
-                db.session.commit()
-        batch.pdf = _pdf(pages)
+        from weasyprint import HTML
+
+        documents = []
+        for start in range(0, len(premises), chunk):
+            part = [receipt_data(p, batch.period) for p in premises[start:start + chunk]]
+            documents.append(HTML(string=render_receipts_html(part)).render())  # laid out chunk by chunk
+            batch.done = start + len(part)
+            db.session.commit()
+        pages = [page for document in documents for page in document.pages]
+        batch.pdf = documents[0].copy(pages).write_pdf()
         batch.status, batch.finished_at = "done", utcnow()
     except Exception as error:  # the page shows it; the worker logs it
         db.session.rollback()
