@@ -27,6 +27,27 @@ def register(app: Flask) -> None:
         summary = seed()
         click.echo(summary)
 
+    receipts_cli = click.Group("receipts", help="Receipts: the background worker for building batches.")
+    app.cli.add_command(receipts_cli)
+
+    @receipts_cli.command("work")
+    @click.option("--once", is_flag=True, help="Process what is queued now and exit (for cron).")
+    @click.option("--interval", default=2.0, show_default=True, help="Seconds between polls.")
+    def receipts_work(once: bool, interval: float):
+        """Render queued building batches (use with JOBS_MODE=external on several web servers)."""
+        import time
+
+        from app.services.receipts import batch_run, batches_pending
+
+        while True:
+            for batch_id in batches_pending():
+                batch = batch_run(batch_id)
+                click.echo(f"batch {batch_id}: {batch.status} ({batch.done}/{batch.total})")
+            db.session.remove()
+            if once:
+                return
+            time.sleep(interval)
+
     @app.cli.command("create-admin")
     @click.option("--login", prompt="Login", help="Login of the portal operator.")
     @click.option("--name", "full_name", prompt="Full name", help="Full name.")

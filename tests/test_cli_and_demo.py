@@ -65,3 +65,24 @@ def test_building_rows_for_the_big_demo_building(demo, db):
     rows = building_premises_rows(big)
     assert [r.premises.number for r in rows[:3]] == ["1", "2", "3"]
     assert len(rows) == 120
+
+
+def test_receipts_worker_processes_queued_batches(demo, app, db):
+    from app.models import Building, ReceiptBatch, Statement
+
+    building = db.session.query(Building).filter_by(house="41").one()
+    period = db.session.query(Statement.period).order_by(Statement.period.desc()).first()[0]
+    db.session.add(ReceiptBatch(building_id=building.id, period=period, total=36))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["receipts", "work", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "done (36/36)" in result.output
+    assert db.session.query(ReceiptBatch).one().pdf.startswith(b"%PDF")
+
+
+def test_demo_has_a_year_of_charges_and_payments(demo, db):
+    from app.models import Payment, Statement
+
+    periods = {s.period for s in db.session.query(Statement)}
+    assert len(periods) == 12
+    assert db.session.query(Payment).count() > 1000
