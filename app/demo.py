@@ -337,17 +337,17 @@ def _seed_billing(uk, buildings, staff, rng) -> None:
         for building in buildings:
             issued = datetime.combine(add_months(period, 1), time(9), TZ)  # on the 1st, 9:00 in Chita
             report = period_close(actor=staff, building=building, period=period, now=issued)
-            for statement in report.statements:
-                if statement.premises_id in debtors or statement.amount_due <= 0:
+            for premises_id, amount_due in report.due.items():
+                if premises_id in debtors or amount_due <= 0:
                     continue
                 if rng.random() < 0.01:
-                    debtors.add(statement.premises_id)  # stops paying: debt and пени grow
+                    debtors.add(premises_id)  # stops paying: debt and пени grow
                     continue
                 paid_on = add_months(period, 1) + timedelta(days=rng.randint(2, 24))
                 if paid_on > today:
                     continue
                 share = Decimal(1) if rng.random() > 0.08 else Decimal("0.5")
-                db.session.add(Payment(premises_id=statement.premises_id, paid_on=paid_on,
-                                       amount=(statement.amount_due * share).quantize(Decimal("0.01")),
+                db.session.add(Payment(premises_id=premises_id, paid_on=paid_on,
+                                       amount=(amount_due * share).quantize(Decimal("0.01")),
                                        source="bank", reference=f"СБП {rng.randint(10**8, 10**9)}"))
         db.session.commit()

@@ -196,3 +196,37 @@ def as_role(app, world):
         return login_as(app.test_client(), world.by_role(role))
 
     return make
+
+
+_DEMO_SNAPSHOTS: dict[str, dict[str, list[dict]]] = {}
+
+
+def load_demo(application) -> None:
+    """Load the demo data into the (empty) test database: seeded once per session, then copied back.
+
+    `flask seed-demo` takes seconds (a year of readings, charges and payments); restoring its rows takes a
+    fraction of that. The CLI itself is tested separately in tests/test_cli_and_demo.py.
+    """
+    key = str(_db.engine.url)
+    snapshot = _DEMO_SNAPSHOTS.get(key)
+    if snapshot is None:
+        result = application.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        _DEMO_SNAPSHOTS[key] = {t.name: [dict(r._mapping) for r in _db.session.execute(t.select())]
+                                for t in _db.metadata.sorted_tables}
+        return
+    for table in _db.metadata.sorted_tables:
+        rows = snapshot[table.name]
+        if rows:
+            _db.session.execute(table.insert(), rows)
+    if _db.engine.dialect.name == "postgresql":  # explicit ids do not move the sequences
+        for table in _db.metadata.sorted_tables:
+            if "id" in table.c and snapshot[table.name]:
+                _db.session.execute(text(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), (SELECT max(id) FROM {table.name}))"))
+    _db.session.commit()
+
+
+@pytest.fixture
+def demo(app, db):
+    load_demo(app)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 
 from app.extensions import db
 from app.formatting import number
@@ -182,6 +182,7 @@ class CloseReport:
     lines: int = 0
     total: Decimal = Decimal(0)
     statements: list[Statement] = field(default_factory=list)
+    due: dict[int, Decimal] = field(default_factory=dict)  # premises id -> amount due (read before commit)
 
 
 def period_close(*, actor: User, building: Building, period: date, now: datetime | None = None,
@@ -210,18 +211,22 @@ def period_close(*, actor: User, building: Building, period: date, now: datetime
     readings = _readings_by_meter([m.id for m in meters], period)
     db.session.execute(delete(Charge).where(Charge.premises_id.in_(ids), Charge.period == period))
     report = CloseReport()
+    rows = []
     for p in premises:
         own = [m for m in by_premises.get(p.id, []) if not m.archived or _has(readings, m, period)]
         for line in compute_lines(p, period, services, own, readings):
             amount = line.amount
-            db.session.add(Charge(premises_id=p.id, period=period, service_id=line.service.id,
-                                  volume=line.volume.quantize(Decimal("0.0001")), tariff=line.tariff, amount=amount,
-                                  total=amount, note=line.note[:200], source=ChargeSource.COMPUTED, created_at=now))
-            report.lines += 1
+            rows.append({"premises_id": p.id, "period": period, "service_id": line.service.id,
+                         "volume": line.volume.quantize(Decimal("0.0001")), "tariff": line.tariff, "amount": amount,
+                         "recalculation": Decimal(0), "benefit": Decimal(0), "total": amount,
+                         "note": line.note[:200], "source": ChargeSource.COMPUTED, "created_at": now})
             report.total += amount
         report.premises += 1
-    db.session.flush()
+    if rows:
+        db.session.execute(insert(Charge), rows)  # one multi-row insert: a big building has thousands of lines
+    report.lines = len(rows)
     report.statements = statements_issue(premises=premises, period=period, now=now)
+    report.due = {s.premises_id: s.amount_due for s in report.statements}
     audit_record(actor=actor, action="period_closed", entity_type="building", entity_id=building.id,
                  changes={"period": period.isoformat(), "lines": report.lines, "total": str(report.total)},
                  origin=origin)

@@ -40,13 +40,13 @@ def browser():
 def live_app(app_factory):
     """The app with CSRF on, the demo loaded, served on 127.0.0.1 from a thread."""
     from app.extensions import db
-    from tests.conftest import _wipe
+    from tests.conftest import _wipe, load_demo
 
     app = app_factory(WTF_CSRF_ENABLED=True, PORTAL_URL="http://127.0.0.1", JOBS_MODE="thread")
     with app.app_context():
         _wipe()
         limiter.reset()
-        assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+        load_demo(app)
         db.session.remove()
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -19,11 +19,6 @@ def gz(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=6))
 
 
-@pytest.fixture
-def demo(app, db):
-    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
-
-
 def _user(login):
     return _db.session.query(User).filter_by(login=login).one()
 

@@ -228,8 +228,7 @@ def test_anonymous_redirected(client, world, role, path):
     assert client.get(path).status_code == 302
 
 
-def test_grid_default_view_within_page_budget_on_demo(app, db):
-    assert app.test_cli_runner().invoke(args=["seed-demo"]).exit_code == 0
+def test_grid_default_view_within_page_budget_on_demo(app, db, demo):
     from app.models import User
 
     staff = db.session.query(User).filter_by(login="staff").one()
