@@ -17,7 +17,7 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
-BLUEPRINTS = ("auth", "home", "profile", "apartment", "readings", "receipts", "manage")
+BLUEPRINTS = ("auth", "home", "profile", "apartment", "readings", "receipts", "notices", "announcements", "manage")
 
 
 def create_app(config: object | str | None = None) -> Flask:
@@ -41,6 +41,7 @@ def create_app(config: object | str | None = None) -> Flask:
     )
 
     db.init_app(app)
+    _sqlite_unicode_lower(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     mail.init_app(app)
@@ -62,6 +63,21 @@ def create_app(config: object | str | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _sqlite_unicode_lower(app: Flask) -> None:
+    """SQLite's lower() knows only ASCII: give it Python's, so Cyrillic search is case-insensitive there too."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def register(dbapi_connection, _record):
+        dbapi_connection.create_function("lower", 1, lambda s: s.lower() if isinstance(s, str) else s,
+                                         deterministic=True)
 
 
 def _init_login(app: Flask) -> None:

@@ -238,6 +238,7 @@ def seed() -> str:
         extra += 1
     db.session.commit()
     _seed_billing(uk, [b1, b2], staff, rng)
+    _seed_messages(b1, b2, staff, council, rso_user, owner, owner2)
     return (
         f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
         f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}."
@@ -277,9 +278,18 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
                 verification = today - timedelta(days=20)  # expired: shows the owner what to do
             elif premises.number == "12" and premises.building.house == "108" and resource == Resource.COLD_WATER:
                 verification = today + timedelta(days=45)  # due soon: reminders and the owner's warning
-            meter = Meter(premises=premises, building_id=premises.building.id, resource=resource, zone=zone,
-                          serial_number=serial, place=place, installed_on=installed,
-                          next_verification_on=verification, digits=digits, initial_value=0)
+            meter = Meter(
+                premises=premises,
+                building_id=premises.building.id,
+                resource=resource,
+                zone=zone,
+                serial_number=serial,
+                place=place,
+                installed_on=installed,
+                next_verification_on=verification,
+                digits=digits,
+                initial_value=0,
+            )
             db.session.add(meter)
             value = round(rng.uniform(50, 400) * (10 if resource == Resource.ELECTRICITY else 1), 3)
             base = monthly[resource] * people * (0.6 if zone == "T2" else 1)
@@ -289,8 +299,15 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
                 if back == 0 and (today.day < window_days(premises.building)[0] or not submitted_now):
                     continue
                 source = ReadingSource.OWNER if rng.random() > 0.15 else ReadingSource.STAFF
-                readings.append(Reading(meter=meter, period=period, value=value, source=source,
-                                        entered_at=now - timedelta(days=30 * back + rng.randint(0, 5))))
+                readings.append(
+                    Reading(
+                        meter=meter,
+                        period=period,
+                        value=value,
+                        source=source,
+                        entered_at=now - timedelta(days=30 * back + rng.randint(0, 5)),
+                    )
+                )
     # The council entered кв. 13's cold water for the current month: the owner sees the lock.
     db.session.flush()
     for r in readings:
@@ -323,11 +340,21 @@ def _seed_billing(uk, buildings, staff, rng) -> None:
     # Tariffs change on 1 July, as regulated tariffs in Russia do.
     july = date(this_month.year if this_month.month >= 7 else this_month.year - 1, 7, 1)
     for order, (code, name, unit, method, resource, zone, norm, new, old) in enumerate(catalogue):
-        service = Service(organisation_id=uk.id, code=code, name=name, unit=unit, method=method, resource=resource,
-                          zone=zone, norm_per_person=Decimal(norm) if norm else None, sort_order=order * 10)
-        service.tariffs = [Tariff(valid_from=add_months(july, -12), valid_to=july - timedelta(days=1),
-                                  rate=Decimal(old)),
-                           Tariff(valid_from=july, rate=Decimal(new))]
+        service = Service(
+            organisation_id=uk.id,
+            code=code,
+            name=name,
+            unit=unit,
+            method=method,
+            resource=resource,
+            zone=zone,
+            norm_per_person=Decimal(norm) if norm else None,
+            sort_order=order * 10,
+        )
+        service.tariffs = [
+            Tariff(valid_from=add_months(july, -12), valid_to=july - timedelta(days=1), rate=Decimal(old)),
+            Tariff(valid_from=july, rate=Decimal(new)),
+        ]
         db.session.add(service)
     db.session.commit()
     today = local_today(utcnow())
@@ -347,7 +374,124 @@ def _seed_billing(uk, buildings, staff, rng) -> None:
                 if paid_on > today:
                     continue
                 share = Decimal(1) if rng.random() > 0.08 else Decimal("0.5")
-                db.session.add(Payment(premises_id=premises_id, paid_on=paid_on,
-                                       amount=(amount_due * share).quantize(Decimal("0.01")),
-                                       source="bank", reference=f"СБП {rng.randint(10**8, 10**9)}"))
+                db.session.add(
+                    Payment(
+                        premises_id=premises_id,
+                        paid_on=paid_on,
+                        amount=(amount_due * share).quantize(Decimal("0.01")),
+                        source="bank",
+                        reference=f"СБП {rng.randint(10**8, 10**9)}",
+                    )
+                )
         db.session.commit()
+
+
+def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
+    """A few notices and announcements, published directly (no emails are queued for demo data)."""
+    from datetime import timedelta
+
+    from app.models import Announcement, Notice, NoticeTarget
+    from app.models.base import utcnow
+
+    now = utcnow()
+    day = timedelta(days=1)
+    notices = [
+        Notice(
+            author_id=staff.id,
+            author_role="staff",
+            organisation_id=b1.organisation_id,
+            category="planned",
+            resource="hot_water",
+            title="Нет горячей воды: плановый ремонт теплотрассы",
+            body="Уважаемые жители! В связи с ремонтом теплотрассы будет прекращена подача горячей воды.\n"
+            "Допустимый перерыв на время ежегодного ремонта — не более 14 суток (ПП РФ № 354).",
+            starts_at=now + 2 * day,
+            ends_at=now + 4 * day,
+            valid_until=now + 4 * day,
+            published_at=now - day,
+            targets=[NoticeTarget(building_id=b1.id)],
+        ),
+        Notice(
+            author_id=rso_user.id,
+            author_role="rso",
+            category="emergency",
+            resource="cold_water",
+            organisation_id=next(s.id for s in b1.suppliers),
+            urgent=True,
+            title="Авария на водоводе по ул. Бабушкина",
+            body="Аварийная бригада на месте. Подача холодной воды будет восстановлена ориентировочно к 18:00.",
+            starts_at=now - 3 * day,
+            ends_at=now - 3 * day + timedelta(hours=6),
+            published_at=now - 3 * day,
+            targets=[NoticeTarget(building_id=b1.id), NoticeTarget(building_id=b2.id)],
+        ),
+        Notice(
+            author_id=council.id,
+            author_role="council",
+            category="meeting",
+            title="Общее собрание собственников 7 декабря",
+            body="Повестка: выбор подрядчика на ремонт подъездов, утверждение плана работ на 2027 год. "
+            "Начало в 18:30 у первого подъезда, в случае мороза — в холле.",
+            starts_at=now + 12 * day,
+            valid_until=now + 13 * day,
+            published_at=now - 2 * day,
+            targets=[NoticeTarget(building_id=b1.id)],
+        ),
+    ]
+    for i in range(9):
+        notices.append(
+            Notice(
+                author_id=staff.id,
+                author_role="staff",
+                organisation_id=b1.organisation_id,
+                category="info" if i % 3 else "works",
+                title=f"Уборка придомовой территории, неделя {i + 1}",
+                body="График уборки снега и вывоза мусора на неделю опубликован на стенде у подъезда.",
+                published_at=now - (7 * i + 5) * day,
+                valid_until=now - (7 * i) * day,
+                targets=[NoticeTarget(building_id=b1.id)],
+            )
+        )
+    db.session.add_all(notices)
+    db.session.add_all(
+        [
+            Announcement(
+                author_id=owner.id,
+                author_name="Сэсэг",
+                author_street=b1.street,
+                category="sale",
+                title="Отдам детскую коляску",
+                body="Коляска зима-лето, в хорошем состоянии. Забирать самовывозом.",
+                contact="+7 914 123-45-67",
+                scope="building",
+                building_id=b1.id,
+                created_at=now - day,
+                expires_at=now + 13 * day,
+            ),
+            Announcement(
+                author_id=owner2.id,
+                author_name="Андрей",
+                author_street=b1.street,
+                category="lost",
+                title="Найдены ключи у второго подъезда",
+                body="Связка из трёх ключей с брелоком. Спросите у консьержа второго подъезда.",
+                scope="portal",
+                building_id=b1.id,
+                created_at=now - 2 * day,
+                expires_at=now + 5 * day,
+            ),
+            Announcement(
+                author_id=council.id,
+                author_name="Ирина Николаевна",
+                author_street=b1.street,
+                category="help",
+                title="Ищем волонтёров для уборки двора",
+                body="В субботу в 11:00 субботник. Инвентарь выдаст управляющая компания.",
+                scope="building",
+                building_id=b1.id,
+                created_at=now - 3 * day,
+                expires_at=now + 4 * day,
+            ),
+        ]
+    )
+    db.session.commit()

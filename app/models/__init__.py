@@ -12,12 +12,26 @@ from app.models.billing import (
     Tariff,
 )
 from app.models.housing import Building, CouncilMembership, Ownership, Premises, building_suppliers
-from app.models.messaging import OutboxMessage
+from app.models.messaging import (
+    Announcement,
+    AnnouncementReport,
+    Notice,
+    NoticeRead,
+    NoticeRevision,
+    NoticeTarget,
+    OutboxMessage,
+)
 from app.models.metering import Meter, Reading, ReadingImport, ReadingRevision, ReadingSubmission
 from app.models.orgs import Organisation, StaffMembership
 from app.models.people import User
 
 __all__ = [
+    "Announcement",
+    "AnnouncementReport",
+    "Notice",
+    "NoticeRead",
+    "NoticeRevision",
+    "NoticeTarget",
     "Charge",
     "OpeningBalance",
     "Payment",

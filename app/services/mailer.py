@@ -18,7 +18,7 @@ MAX_BACKOFF = timedelta(hours=6)
 
 
 def outbox_enqueue(*, to: str, subject: str, template: str, dedupe_key: str, now: datetime | None = None,
-                   **context) -> bool:
+                   headers: dict[str, str] | None = None, **context) -> bool:
     """Add one message to the outbox (not committed here). Returns False if that key was already queued.
 
     The text and HTML bodies come from templates/emails/<template>.txt and .html.
@@ -33,6 +33,7 @@ def outbox_enqueue(*, to: str, subject: str, template: str, dedupe_key: str, now
         "created_at": now,
         "next_attempt_at": now,
         "attempts": 0,
+        "headers": headers,
     }
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -74,7 +75,7 @@ def outbox_send(*, now: datetime | None = None, limit: int = 200) -> SendReport:
         tried.add(message.id)
         try:
             mail.send(Message(subject=message.subject, recipients=[message.to_address], body=message.body_text,
-                              html=message.body_html))
+                              html=message.body_html, extra_headers=message.headers or None))
         except Exception as error:  # SMTP down, refused, timeout: try again later
             message.attempts += 1
             message.last_error = f"{type(error).__name__}: {error}"[:500]

@@ -31,5 +31,7 @@ def navigation(user: User) -> list[NavItem]:
     if user.has_role(Role.STAFF, Role.COUNCIL):
         items.append(NavItem("manage.index", "Управление", ("/manage/", "/manage/buildings", "/manage/premises",
                                                              "/manage/accounts")))
+    items.append(NavItem("notices.index", "Оповещения", ("/notices",)))
+    items.append(NavItem("announcements.index", "Объявления", ("/announcements",)))
     items.append(NavItem("profile.index", "Мой профиль", ("/profile",)))
     return items

@@ -1,0 +1,180 @@
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
+
+from app.blueprints.notices import bp
+from app.blueprints.notices.forms import NoticeForm, WithdrawForm
+from app.extensions import csrf, db
+from app.htmx import render_fragment, targets
+from app.models import Building
+from app.models.base import utcnow
+from app.services import notices as svc
+from app.services.errors import DomainError, Invalid, NotAllowed
+from app.services.periods import TZ
+from app.web import form_error, origin
+
+
+def _building_choices():
+    allowed = svc.posting_buildings(current_user)
+    buildings = db.session.query(Building).filter(Building.id.in_(allowed)).order_by(Building.street,
+                                                                                     Building.house).all()
+    return [(b.id, b.short_address) for b in buildings]
+
+
+def _input(form: NoticeForm) -> svc.NoticeInput:
+    return svc.NoticeInput(category=form.category.data, title=form.title.data, body=form.body.data,
+                           resource=form.resource.data or None, starts_at=form.starts_at.data,
+                           ends_at=form.ends_at.data, valid_until=form.valid_until.data, urgent=form.urgent.data,
+                           building_ids=tuple(form.building_ids.data or ()), entrances=form.entrances.data)
+
+
+def _local(value):
+    return value.astimezone(TZ).strftime("%Y-%m-%dT%H:%M") if value else ""
+
+
+@bp.get("/")
+@login_required
+def index():
+    now = utcnow()
+    offset = max(request.args.get("offset", 0, type=int), 0)
+    page = svc.notice_feed(current_user, now=now, offset=offset)
+    context = {"page": page, "now": now, "can_post": svc.can_post(current_user), "offset": offset}
+    if targets("notices-more"):
+        return render_fragment("notices/_page.html", **context)
+    return render_template("notices/index.html", **context)
+
+
+@bp.get("/unread")
+@login_required
+def unread():
+    return render_fragment("notices/_unread.html", unread=svc.unread_count(current_user, now=utcnow()))
+
+
+def _notice_or_404(notice_id: int):
+    notice = svc.notice_for(current_user, notice_id)
+    if notice is None:
+        abort(404)
+    return notice
+
+
+@bp.get("/<int:notice_id>")
+@login_required
+def detail(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    newly_read = svc.notice_mark_read(user=current_user, notice=notice)
+    try:
+        svc.notice_for_edit(current_user, notice)
+        can_edit = True
+    except NotAllowed:
+        can_edit = False
+    context = {"notice": notice, "can_edit": can_edit, "now": utcnow(),
+               "revisions": svc.notice_revisions(notice) if can_edit else []}
+    if targets(f"notice-{notice.id}"):
+        body, status = render_fragment("notices/_item.html", n=notice, read=True, expanded=True, **context)
+        # The navigation counter listens for this and asks for the new number.
+        return body, status, {"HX-Trigger": "notices:read"} if newly_read else {}
+    return render_template("notices/detail.html", **context)
+
+
+def _form_page(form, notice=None, status=200):
+    return render_template("notices/form.html", form=form, notice=notice,
+                           limits=svc.OUTAGE_LIMITS), status
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def new():
+    if not svc.can_post(current_user):
+        abort(403)
+    form = NoticeForm()
+    form.building_ids.choices = _building_choices()
+    if request.method == "GET":
+        if request.args.get("template") == "planned":
+            form.category.data = "planned"
+            form.resource.data = request.args.get("resource", "")
+            form.body.data = svc.planned_outage_template(form.resource.data)
+        if len(form.building_ids.choices) == 1:
+            form.building_ids.data = [form.building_ids.choices[0][0]]
+        return _form_page(form)
+    if not form.validate():
+        return _form_page(form, status=422)
+    try:
+        notice = svc.notice_publish(actor=current_user, data=_input(form), origin=origin())
+    except DomainError as error:
+        form_error(form, error, fallback_field="title")
+        return _form_page(form, status=422)
+    flash("Оповещение опубликовано. Письма подписчикам уйдут в течение нескольких минут.", "success")
+    return redirect(url_for("notices.detail", notice_id=notice.id), code=303)
+
+
+@bp.route("/<int:notice_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    try:
+        svc.notice_for_edit(current_user, notice)
+    except NotAllowed:
+        abort(403)
+    form = NoticeForm(data=None if request.method == "POST" else {
+        "category": notice.category.value, "resource": notice.resource or "", "title": notice.title,
+        "body": notice.body, "starts_at": _local(notice.starts_at), "ends_at": _local(notice.ends_at),
+        "valid_until": _local(notice.valid_until), "urgent": notice.urgent,
+        "building_ids": sorted({t.building_id for t in notice.targets}),
+        "entrances": ", ".join(str(t.entrance) for t in notice.targets if t.entrance)})
+    form.building_ids.choices = _building_choices()
+    if request.method == "GET":
+        return _form_page(form, notice)
+    if not form.validate():
+        return _form_page(form, notice, 422)
+    try:
+        svc.notice_edit(actor=current_user, notice=notice, data=_input(form), origin=origin())
+    except DomainError as error:
+        form_error(form, error, fallback_field="title")
+        return _form_page(form, notice, 422)
+    flash("Изменения сохранены, прежний текст остался в истории.", "success")
+    return redirect(url_for("notices.detail", notice_id=notice.id), code=303)
+
+
+@bp.post("/<int:notice_id>/withdraw")
+@login_required
+def withdraw(notice_id: int):
+    notice = _notice_or_404(notice_id)
+    form = WithdrawForm()
+    if not form.validate():
+        abort(400)
+    try:
+        svc.notice_withdraw(actor=current_user, notice=notice, reason=form.reason.data, origin=origin())
+    except NotAllowed:
+        abort(403)
+    except Invalid as error:
+        flash(error.message, "error")
+    except DomainError as error:
+        flash(error.message, "error")
+    else:
+        flash("Оповещение отменено.", "success")
+    return redirect(url_for("notices.detail", notice_id=notice.id), code=303)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf.exempt  # the signed token is the credential; mail clients post here for one-click unsubscribe
+def unsubscribe(token: str):
+    if request.method == "GET":
+        return render_template("notices/unsubscribe.html", token=token, done=False, form=FlaskForm(meta={
+            "csrf": False}))
+    try:
+        user = svc.unsubscribe(token=token, origin=origin())
+    except Invalid as error:
+        return render_template("notices/unsubscribe.html", token=token, done=False, error=error.message), 400
+    return render_template("notices/unsubscribe.html", token=token, done=True, email=user.email)
+
+
+@bp.app_context_processor
+def notices_context():
+    def unread_notices():
+        from flask_login import current_user as user
+
+        if not user.is_authenticated:
+            return 0
+        return svc.unread_count(user, now=utcnow())
+
+    return {"unread_notices": unread_notices, "notice_when": svc.when}

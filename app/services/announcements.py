@@ -1,0 +1,214 @@
+"""Announcements (объявления) any user posts for other portal users, with reports and moderation.
+
+The author is shown as the name they choose plus the street of their building, never the apartment number
+(152-ФЗ: data shown to other users is minimal and chosen by the owner).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.models import Announcement, AnnouncementReport, Building, User
+from app.models.base import utcnow
+from app.models.messaging import AnnouncementCategory
+from app.permissions import council_building_ids, uk_org_ids
+from app.services.audit import audit_record
+from app.services.context import NO_ORIGIN, Origin
+from app.services.errors import Invalid, Locked, NotAllowed
+from app.services.validation import clean_text, validate_all
+
+MAX_DAYS = 30
+DAILY_LIMIT = 5
+PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class AnnouncementInput:
+    category: str
+    title: str
+    body: str
+    author_name: str
+    contact: str | None = None
+    scope: str = "building"
+    days: str | int = 14
+
+
+def author_buildings(actor: User) -> list[Building]:
+    """Buildings the actor belongs to (owned premises, council, or the УК's buildings for staff)."""
+    ids = {o.premises.building_id for o in actor.ownerships} | council_building_ids(actor)
+    orgs = uk_org_ids(actor)
+    query = select(Building).where(or_(Building.id.in_(ids), Building.organisation_id.in_(orgs)))
+    return list(db.session.scalars(query.order_by(Building.street, Building.house)))
+
+
+def _home_building(actor: User) -> Building:
+    buildings = author_buildings(actor)
+    own = [p.building for p in actor.premises_list]
+    building = own[0] if own else (buildings[0] if buildings else None)
+    if building is None:
+        raise NotAllowed("Объявления публикуют жители и сотрудники обслуживающих организаций")
+    return building
+
+
+def _clean(data: AnnouncementInput) -> dict:
+    def category():
+        try:
+            return AnnouncementCategory(data.category)
+        except ValueError:
+            raise Invalid("category", "Выберите рубрику") from None
+
+    def body():
+        text = (data.body or "").strip()
+        if len(text) < 10:
+            raise Invalid("body", "Напишите текст объявления: не меньше 10 символов")
+        if len(text) > 3000:
+            raise Invalid("body", "Не больше 3000 символов")
+        return text
+
+    def scope():
+        if data.scope not in ("building", "portal"):
+            raise Invalid("scope", "Выберите, кому показывать")
+        return data.scope
+
+    def days():
+        try:
+            value = int(str(data.days).strip())
+        except ValueError:
+            value = 0
+        if not 1 <= value <= MAX_DAYS:
+            raise Invalid("days", f"Срок показа — от 1 до {MAX_DAYS} дней")
+        return value
+
+    return validate_all({
+        "category": category,
+        "title": lambda: clean_text(data.title, "title", "заголовок", max_len=120),
+        "body": body,
+        "author_name": lambda: clean_text(data.author_name, "author_name", "имя для подписи", max_len=60),
+        "contact": lambda: clean_text(data.contact, "contact", "контакт", max_len=120, required=False) or None,
+        "scope": scope,
+        "days": days,
+    })
+
+
+def announcement_create(*, actor: User, data: AnnouncementInput, now: datetime | None = None,
+                        origin: Origin = NO_ORIGIN) -> Announcement:
+    now = now or utcnow()
+    building = _home_building(actor)
+    values = _clean(data)
+    today = db.session.scalar(select(func.count(Announcement.id)).where(
+        Announcement.author_id == actor.id, Announcement.created_at >= now - timedelta(days=1)))
+    if today >= DAILY_LIMIT:
+        raise Invalid("title", f"Не больше {DAILY_LIMIT} объявлений в сутки. Попробуйте завтра")
+    item = Announcement(author_id=actor.id, author_name=values["author_name"], author_street=building.street,
+                        category=values["category"], title=values["title"], body=values["body"],
+                        contact=values["contact"], scope=values["scope"], building_id=building.id, created_at=now,
+                        expires_at=now + timedelta(days=values["days"]))
+    db.session.add(item)
+    db.session.commit()
+    return item
+
+
+def announcement_update(*, actor: User, item: Announcement, data: AnnouncementInput,
+                        now: datetime | None = None) -> Announcement:
+    now = now or utcnow()
+    if item.author_id != actor.id:
+        raise NotAllowed("Изменить объявление может только автор")
+    if item.status == "deleted":
+        raise Locked("Объявление удалено")
+    values = _clean(data)
+    item.category, item.title, item.body = values["category"], values["title"], values["body"]
+    item.author_name, item.contact, item.scope = values["author_name"], values["contact"], values["scope"]
+    item.expires_at = now + timedelta(days=values["days"])
+    item.updated_at = now
+    db.session.commit()
+    return item
+
+
+def announcement_delete(*, actor: User, item: Announcement) -> None:
+    if item.author_id != actor.id:
+        raise NotAllowed("Удалить объявление может только автор")
+    item.status = "deleted"
+    db.session.commit()
+
+
+def announcement_report(*, actor: User, item: Announcement, reason: str, now: datetime | None = None) -> bool:
+    """A user reports an announcement to moderators; once per user. Returns False if already reported."""
+    if item.author_id == actor.id:
+        raise Invalid("reason", "Своё объявление можно изменить или удалить")
+    text = clean_text(reason, "reason", "что не так с объявлением", max_len=300)
+    db.session.add(AnnouncementReport(announcement_id=item.id, reporter_id=actor.id, reason=text,
+                                      created_at=now or utcnow()))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+def can_moderate(actor: User, item: Announcement) -> bool:
+    """The council of the author's building or the УК that manages it."""
+    return item.building_id in council_building_ids(actor) or item.building.organisation_id in uk_org_ids(actor)
+
+
+def announcement_hide(*, actor: User, item: Announcement, reason: str, now: datetime | None = None,
+                      origin: Origin = NO_ORIGIN) -> Announcement:
+    if not can_moderate(actor, item):
+        raise NotAllowed("Скрывать объявления этого дома может совет дома или управляющая организация")
+    item.hidden_reason = clean_text(reason, "reason", "причину — её увидит автор", max_len=300)
+    item.status, item.hidden_by_id, item.hidden_at = "hidden", actor.id, now or utcnow()
+    audit_record(actor=actor, action="announcement_hidden", entity_type="announcement", entity_id=item.id,
+                 changes={"reason": item.hidden_reason}, origin=origin)
+    db.session.commit()
+    return item
+
+
+def _visible_clause(actor: User, now: datetime):
+    mine = {b.id for b in author_buildings(actor)}
+    return (Announcement.status == "active") & (Announcement.expires_at > now) & or_(
+        Announcement.scope == "portal", Announcement.building_id.in_(mine))
+
+
+def announcement_for(actor: User, item_id: int, now: datetime) -> Announcement | None:
+    item = db.session.get(Announcement, item_id)
+    if item is None or item.status == "deleted":
+        return None
+    if item.author_id == actor.id or can_moderate(actor, item):
+        return item
+    visible = db.session.scalar(select(Announcement.id).where(Announcement.id == item_id,
+                                                              _visible_clause(actor, now)))
+    return item if visible else None
+
+
+def announcement_list(actor: User, *, now: datetime, category: str | None = None, scope: str | None = None,
+                      q: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
+                      ) -> tuple[list[Announcement], int | None]:
+    query = select(Announcement).where(_visible_clause(actor, now))
+    if category in {c.value for c in AnnouncementCategory}:
+        query = query.where(Announcement.category == category)
+    if scope in ("building", "portal"):
+        query = query.where(Announcement.scope == scope)
+    if q and q.strip():
+        like = f"%{q.strip().lower()[:60]}%"
+        query = query.where(or_(func.lower(Announcement.title).like(like), func.lower(Announcement.body).like(like)))
+    rows = list(db.session.scalars(query.order_by(Announcement.created_at.desc(), Announcement.id.desc())
+                                   .offset(offset).limit(limit + 1)))
+    return rows[:limit], (offset + limit if len(rows) > limit else None)
+
+
+def my_announcements(actor: User) -> list[Announcement]:
+    return list(db.session.scalars(select(Announcement).where(Announcement.author_id == actor.id,
+                                                              Announcement.status != "deleted")
+                                   .order_by(Announcement.created_at.desc())))
+
+
+def reported(actor: User) -> list[tuple[Announcement, int]]:
+    """Active announcements with reports, for moderators of their buildings."""
+    rows = db.session.execute(select(Announcement, func.count(AnnouncementReport.id))
+                              .join(AnnouncementReport, AnnouncementReport.announcement_id == Announcement.id)
+                              .where(Announcement.status == "active").group_by(Announcement.id)
+                              .order_by(func.count(AnnouncementReport.id).desc())).all()
+    return [(a, n) for a, n in rows if can_moderate(actor, a)]

@@ -1,0 +1,563 @@
+"""Notices (оповещения): posted by the УК, the council or a supplier to buildings; the owner feed with unread
+marks; email to those who opted in, through the durable outbox, exactly once per recipient."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import and_, func, or_, select
+
+from app.extensions import db
+from app.formatting import datetime_ru
+from app.models import Building, ConsentRecord, CouncilMembership, Ownership, Premises, User, building_suppliers
+from app.models.audit import ConsentAction, ConsentChannel
+from app.models.base import utcnow
+from app.models.messaging import (
+    OUTAGE_CATEGORIES,
+    SERVICE_CATEGORIES,
+    Notice,
+    NoticeCategory,
+    NoticeRead,
+    NoticeRevision,
+    NoticeTarget,
+)
+from app.models.metering import RESOURCE_LABELS, Resource
+from app.models.orgs import OrgKind
+from app.permissions import council_building_ids, uk_org_ids
+from app.services.audit import audit_record
+from app.services.context import NO_ORIGIN, Origin
+from app.services.errors import Invalid, Locked, NotAllowed
+from app.services.mailer import outbox_enqueue
+from app.services.periods import TZ
+from app.services.validation import clean_text, validate_all
+
+UNREAD_WINDOW = timedelta(days=30)
+PAGE_SIZE = 10
+
+# ПП 354, приложение 1 (verify against the current text): what the templates tell owners.
+OUTAGE_LIMITS = {
+    Resource.COLD_WATER: "Допустимый перерыв в подаче холодной воды — не более 8 часов суммарно в месяц и "
+    "не более 4 часов единовременно (ПП РФ № 354, приложение 1).",
+    Resource.HOT_WATER: "Допустимый перерыв в подаче горячей воды — не более 8 часов суммарно в месяц и не более "
+    "4 часов единовременно; на время ежегодного ремонта — не более 14 суток (ПП РФ № 354, "
+    "приложение 1).",
+    Resource.HEAT: "Допустимый перерыв в отоплении — не более 24 часов суммарно в месяц; единовременно не более "
+    "16 часов при температуре в помещении от +12 °C, 8 часов — от +10 до +12 °C, 4 часов — от +8 до "
+    "+10 °C (ПП РФ № 354, приложение 1).",
+    Resource.ELECTRICITY: "Допустимый перерыв в электроснабжении — 2 часа при двух независимых источниках питания "
+    "и 24 часа при одном (ПП РФ № 354, приложение 1).",
+    Resource.GAS: "Допустимый перерыв в газоснабжении — не более 4 часов суммарно в месяц (ПП РФ № 354, приложение 1).",
+}
+
+
+def planned_outage_template(resource: str | None) -> str:
+    try:
+        label = RESOURCE_LABELS[Resource(resource)].lower()
+        limits = OUTAGE_LIMITS[Resource(resource)]
+    except (ValueError, KeyError):
+        label, limits = "коммунального ресурса", ""
+    return (
+        f"Уважаемые жители! В связи с плановыми работами будет прекращена подача ресурса «{label}».\n"
+        "Время: с … до … .\nПричина: … .\nПросим заранее запастись водой / отключить электроприборы.\n"
+        f"{limits}\nСправки по телефону: … ."
+    )
+
+
+@dataclass(frozen=True)
+class NoticeInput:
+    category: str
+    title: str
+    body: str
+    resource: str | None = None
+    starts_at: str | None = None  # 'YYYY-MM-DDTHH:MM' local (Chita) time, from <input type="datetime-local">
+    ends_at: str | None = None
+    valid_until: str | None = None
+    urgent: bool = False
+    building_ids: tuple[int, ...] = ()
+    entrances: str | None = None  # "1, 3": only these entrances (with a single building)
+
+
+def parse_local(raw, field: str) -> datetime | None:
+    if raw is None or isinstance(raw, datetime):
+        return raw
+    raw = raw.strip()
+    if not raw:
+        return None
+    for fmt in ("%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"):
+        try:
+            return datetime.strptime(raw, fmt).replace(tzinfo=TZ)
+        except ValueError:
+            continue
+    raise Invalid(field, "Укажите дату и время в формате ДД.ММ.ГГГГ ЧЧ:ММ")
+
+
+# --- who may post where ----------------------------------------------------------------------------------
+
+
+def posting_buildings(actor: User) -> dict[int, tuple[str, int | None]]:
+    """building id -> (role, organisation id) the actor posts in. УК staff first, then supplier, then council."""
+    result: dict[int, tuple[str, int | None]] = {}
+    for b_id in council_building_ids(actor):
+        result[b_id] = ("council", None)
+    rso = [m.organisation_id for m in actor.staff_memberships if m.organisation.kind == OrgKind.RSO]
+    if rso:
+        for b_id, org_id in db.session.execute(
+            select(building_suppliers.c.building_id, building_suppliers.c.organisation_id).where(
+                building_suppliers.c.organisation_id.in_(rso)
+            )
+        ):
+            result[b_id] = ("rso", org_id)
+    orgs = uk_org_ids(actor)
+    if orgs:
+        for b_id, org_id in db.session.execute(
+            select(Building.id, Building.organisation_id).where(Building.organisation_id.in_(orgs))
+        ):
+            result[b_id] = ("staff", org_id)
+    return result
+
+
+def can_post(actor: User) -> bool:
+    return bool(posting_buildings(actor))
+
+
+def _clean(actor: User, data: NoticeInput, now: datetime, *, new: bool) -> dict:
+    allowed = posting_buildings(actor)
+
+    def category():
+        try:
+            return NoticeCategory(data.category)
+        except ValueError:
+            raise Invalid("category", "Выберите вид оповещения") from None
+
+    def resource():
+        if not data.resource:
+            return None
+        try:
+            return Resource(data.resource).value
+        except ValueError:
+            raise Invalid("resource", "Выберите ресурс из списка") from None
+
+    def targets():
+        ids = [int(b) for b in data.building_ids]
+        if not ids:
+            raise Invalid("building_ids", "Выберите хотя бы один дом")
+        if any(b not in allowed for b in ids):
+            raise Invalid("building_ids", "В этот дом вы публиковать не можете")
+        roles = {allowed[b] for b in ids}
+        if len(roles) > 1:
+            raise Invalid("building_ids", "Выберите дома одной организации: оповещение публикуется от её имени")
+        return ids, roles.pop()
+
+    def entrances():
+        raw = (data.entrances or "").replace(";", ",").strip()
+        if not raw:
+            return None
+        try:
+            values = sorted({int(x) for x in raw.split(",") if x.strip()})
+        except ValueError:
+            raise Invalid("entrances", "Перечислите номера подъездов через запятую, например 1, 3") from None
+        if not values or min(values) < 1 or max(values) > 40:
+            raise Invalid("entrances", "Номера подъездов — от 1 до 40")
+        return values
+
+    values = validate_all(
+        {
+            "category": category,
+            "resource": resource,
+            "title": lambda: clean_text(data.title, "title", "заголовок", max_len=160),
+            "body": lambda: _body(data.body),
+            "starts_at": lambda: parse_local(data.starts_at, "starts_at"),
+            "ends_at": lambda: parse_local(data.ends_at, "ends_at"),
+            "valid_until": lambda: parse_local(data.valid_until, "valid_until"),
+            "building_ids": targets,
+            "entrances": entrances,
+        }
+    )
+    errors = {}
+    cat, starts, ends = values["category"], values["starts_at"], values["ends_at"]
+    if cat in OUTAGE_CATEGORIES:
+        if values["resource"] is None:
+            errors["resource"] = "Укажите, что отключают"
+        if starts is None:
+            errors["starts_at"] = "Укажите, когда начнётся отключение"
+        elif cat == NoticeCategory.PLANNED and new and starts < now:
+            errors["starts_at"] = "Плановое отключение объявляют заранее: начало не может быть в прошлом"
+    if starts and ends and ends <= starts:
+        errors["ends_at"] = "Окончание должно быть позже начала"
+    ids, _ = values["building_ids"]
+    if values["entrances"] and len(ids) != 1:
+        errors["entrances"] = "Подъезды можно указать, только если выбран один дом"
+    if errors:
+        raise Invalid.from_errors(errors)
+    return values
+
+
+def _body(raw: str | None) -> str:
+    text = (raw or "").strip()
+    if len(text) < 10:
+        raise Invalid("body", "Напишите текст оповещения: не меньше 10 символов")
+    if len(text) > 5000:
+        raise Invalid("body", "Не больше 5000 символов")
+    return text
+
+
+def notice_publish(
+    *, actor: User, data: NoticeInput, now: datetime | None = None, origin: Origin = NO_ORIGIN
+) -> Notice:
+    """Publish a notice and queue its emails in the same transaction (sent later by `flask mail send`)."""
+    now = now or utcnow()
+    if not can_post(actor):
+        raise NotAllowed("Публиковать оповещения могут УК, совет дома и ресурсоснабжающие организации")
+    v = _clean(actor, data, now, new=True)
+    ids, (role, org_id) = v["building_ids"]
+    notice = Notice(
+        author_id=actor.id,
+        author_role=role,
+        organisation_id=org_id,
+        category=v["category"],
+        resource=v["resource"],
+        title=v["title"],
+        body=v["body"],
+        starts_at=v["starts_at"],
+        ends_at=v["ends_at"],
+        valid_until=v["valid_until"] or v["ends_at"] or now + timedelta(days=14),
+        urgent=bool(data.urgent) or v["category"] == NoticeCategory.EMERGENCY,
+        published_at=now,
+    )
+    for b_id in ids:
+        for entrance in v["entrances"] or [None]:
+            notice.targets.append(NoticeTarget(building_id=b_id, entrance=entrance))
+    db.session.add(notice)
+    db.session.flush()
+    queued = _queue_emails(notice, now)
+    audit_record(
+        actor=actor,
+        action="notice_published",
+        entity_type="notice",
+        entity_id=notice.id,
+        changes={"buildings": ids, "emails": queued},
+        origin=origin,
+        role=role,
+    )
+    db.session.commit()
+    return notice
+
+
+def notice_for_edit(actor: User, notice: Notice) -> None:
+    """The author, or a colleague of the same organisation, may edit or withdraw (council: the author)."""
+    if notice.author_id == actor.id:
+        return
+    if notice.author_role == "staff" and notice.organisation_id in uk_org_ids(actor):
+        return
+    if notice.author_role == "rso" and notice.organisation_id in {m.organisation_id for m in actor.staff_memberships}:
+        return
+    raise NotAllowed("Изменить оповещение может его автор или сотрудник той же организации")
+
+
+def notice_edit(
+    *, actor: User, notice: Notice, data: NoticeInput, now: datetime | None = None, origin: Origin = NO_ORIGIN
+) -> Notice:
+    now = now or utcnow()
+    notice_for_edit(actor, notice)
+    if notice.status != "published":
+        raise Locked("Оповещение отменено, изменить его нельзя")
+    v = _clean(actor, data, now, new=False)
+    db.session.add(NoticeRevision(notice_id=notice.id, editor_id=actor.id, at=now, snapshot=_snapshot(notice)))
+    ids, _ = v["building_ids"]
+    notice.category, notice.resource, notice.title, notice.body = (v["category"], v["resource"], v["title"], v["body"])
+    notice.starts_at, notice.ends_at = v["starts_at"], v["ends_at"]
+    notice.valid_until = v["valid_until"] or v["ends_at"] or notice.valid_until
+    notice.urgent = bool(data.urgent) or v["category"] == NoticeCategory.EMERGENCY
+    wanted = {(b, e) for b in ids for e in (v["entrances"] or [None])}
+    for target in list(notice.targets):
+        if (target.building_id, target.entrance) not in wanted:
+            notice.targets.remove(target)
+    have = {(t.building_id, t.entrance) for t in notice.targets}
+    for b, e in sorted(wanted - have, key=lambda x: (x[0], x[1] or 0)):
+        notice.targets.append(NoticeTarget(building_id=b, entrance=e))
+    notice.updated_at, notice.version = now, notice.version + 1
+    audit_record(actor=actor, action="notice_edited", entity_type="notice", entity_id=notice.id, origin=origin)
+    db.session.commit()
+    return notice
+
+
+def notice_withdraw(
+    *, actor: User, notice: Notice, reason: str, now: datetime | None = None, origin: Origin = NO_ORIGIN
+) -> Notice:
+    now = now or utcnow()
+    notice_for_edit(actor, notice)
+    if notice.status != "published":
+        raise Locked("Оповещение уже отменено")
+    notice.withdrawn_reason = clean_text(reason, "reason", "причину отмены", max_len=300)
+    notice.status, notice.withdrawn_at = "withdrawn", now
+    audit_record(actor=actor, action="notice_withdrawn", entity_type="notice", entity_id=notice.id, origin=origin)
+    db.session.commit()
+    return notice
+
+
+def _snapshot(notice: Notice) -> dict:
+    return {
+        "title": notice.title,
+        "body": notice.body,
+        "category": notice.category.value,
+        "starts_at": notice.starts_at.isoformat() if notice.starts_at else None,
+        "ends_at": notice.ends_at.isoformat() if notice.ends_at else None,
+        "targets": [[t.building_id, t.entrance] for t in notice.targets],
+    }
+
+
+def notice_revisions(notice: Notice) -> list[NoticeRevision]:
+    return list(
+        db.session.scalars(
+            select(NoticeRevision).where(NoticeRevision.notice_id == notice.id).order_by(NoticeRevision.id.desc())
+        )
+    )
+
+
+# --- who sees what -----------------------------------------------------------------------------------------
+
+
+def _audience_clause(user: User):
+    """SQL condition on NoticeTarget for the notices this user receives."""
+    clauses = []
+    for o in user.ownerships:
+        p = o.premises
+        clauses.append(
+            and_(
+                NoticeTarget.building_id == p.building_id,
+                or_(NoticeTarget.entrance.is_(None), NoticeTarget.entrance == p.entrance),
+            )
+        )
+    managed = set(council_building_ids(user))
+    orgs = uk_org_ids(user)
+    if managed:
+        clauses.append(NoticeTarget.building_id.in_(managed))
+    if orgs:
+        clauses.append(NoticeTarget.building_id.in_(select(Building.id).where(Building.organisation_id.in_(orgs))))
+    rso = [m.organisation_id for m in user.staff_memberships if m.organisation.kind == OrgKind.RSO]
+    if rso:
+        clauses.append(
+            NoticeTarget.building_id.in_(
+                select(building_suppliers.c.building_id).where(building_suppliers.c.organisation_id.in_(rso))
+            )
+        )
+    return or_(*clauses) if clauses else None
+
+
+def _visible_ids(user: User):
+    clause = _audience_clause(user)
+    if clause is None:
+        return None
+    return select(NoticeTarget.notice_id).where(clause)
+
+
+def notice_for(user: User, notice_id: int) -> Notice | None:
+    """The notice if the user receives it (or may edit it), else None (the route answers 404)."""
+    ids = _visible_ids(user)
+    notice = db.session.get(Notice, notice_id)
+    if notice is None:
+        return None
+    if ids is not None and db.session.scalar(
+        select(func.count()).select_from(ids.where(NoticeTarget.notice_id == notice_id).subquery())
+    ):
+        return notice
+    if notice.author_id == user.id:
+        return notice
+    return None
+
+
+@dataclass
+class FeedPage:
+    pinned: list[Notice]
+    items: list[Notice]
+    read_ids: set[int]
+    next_offset: int | None
+
+
+def notice_feed(user: User, *, now: datetime, offset: int = 0, limit: int = PAGE_SIZE) -> FeedPage:
+    """Active outages pinned on top (first page only), then every notice newest first, `limit` at a time."""
+    ids = _visible_ids(user)
+    if ids is None:
+        return FeedPage([], [], set(), None)
+    base = select(Notice).where(Notice.id.in_(ids))
+    pinned = []
+    if offset == 0:
+        pinned = list(
+            db.session.scalars(
+                base.where(
+                    Notice.status == "published",
+                    Notice.category.in_(list(OUTAGE_CATEGORIES)),
+                    or_(Notice.ends_at.is_(None), Notice.ends_at > now),
+                    or_(Notice.valid_until.is_(None), Notice.valid_until > now),
+                ).order_by(Notice.starts_at)
+            )
+        )
+    pinned_ids = [n.id for n in pinned]
+    query = base.order_by(Notice.published_at.desc(), Notice.id.desc())
+    if pinned_ids:
+        query = query.where(Notice.id.notin_(pinned_ids))
+    rows = list(db.session.scalars(query.offset(offset).limit(limit + 1)))
+    items = rows[:limit]
+    shown = [n.id for n in pinned + items]
+    read = (
+        set(
+            db.session.scalars(
+                select(NoticeRead.notice_id).where(NoticeRead.user_id == user.id, NoticeRead.notice_id.in_(shown))
+            )
+        )
+        if shown
+        else set()
+    )
+    return FeedPage(pinned, items, read, offset + limit if len(rows) > limit else None)
+
+
+def unread_count(user: User, *, now: datetime) -> int:
+    ids = _visible_ids(user)
+    if ids is None:
+        return 0
+    since = max(user.created_at or now, now - UNREAD_WINDOW)
+    return (
+        db.session.scalar(
+            select(func.count(Notice.id)).where(
+                Notice.id.in_(ids),
+                Notice.status == "published",
+                Notice.published_at >= since,
+                Notice.id.notin_(select(NoticeRead.notice_id).where(NoticeRead.user_id == user.id)),
+            )
+        )
+        or 0
+    )
+
+
+def is_unread_candidate(user: User, notice: Notice, now: datetime) -> bool:
+    return notice.published_at >= max(user.created_at or now, now - UNREAD_WINDOW)
+
+
+def notice_mark_read(*, user: User, notice: Notice, now: datetime | None = None) -> bool:
+    """Mark as read (idempotent, safe under a double click). Returns True if it was unread."""
+    exists = db.session.scalar(
+        select(NoticeRead.id).where(NoticeRead.notice_id == notice.id, NoticeRead.user_id == user.id)
+    )
+    if exists:
+        return False
+    from sqlalchemy.exc import IntegrityError
+
+    db.session.add(NoticeRead(notice_id=notice.id, user_id=user.id, read_at=now or utcnow()))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return False
+    return True
+
+
+# --- email ---------------------------------------------------------------------------------------------------
+
+
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt="notices-unsubscribe")
+
+
+def unsubscribe_token(user: User) -> str:
+    from flask import current_app
+
+    return _serializer(current_app.config["SECRET_KEY"]).dumps({"u": user.id, "v": 1})
+
+
+def unsubscribe(*, token: str, now: datetime | None = None, origin: Origin = NO_ORIGIN) -> User:
+    """One click from the email: 'email me about new notices' off, recorded in the audit log."""
+    from flask import current_app
+
+    try:
+        payload = _serializer(current_app.config["SECRET_KEY"]).loads(token)
+    except BadSignature:
+        raise Invalid("token", "Ссылка для отписки повреждена. Отключите письма в профиле.") from None
+    user = db.session.get(User, payload.get("u"))
+    if user is None:
+        raise Invalid("token", "Учётная запись не найдена")
+    if user.notify_new_notice:
+        user.notify_new_notice = False
+        audit_record(
+            actor=user,
+            action="notice_emails_unsubscribed",
+            entity_type="user",
+            entity_id=user.id,
+            changes={"notify_new_notice": [True, False], "via": "email link"},
+            origin=origin,
+        )
+    db.session.commit()
+    return user
+
+
+def recipients(notice: Notice) -> list[User]:
+    """Owners of the target premises and council members of the target buildings who asked for emails;
+    for non-service categories only with mailing consent by email in force."""
+    conditions = []
+    for t in notice.targets:
+        cond = Premises.building_id == t.building_id
+        if t.entrance is not None:
+            cond = and_(cond, Premises.entrance == t.entrance)
+        conditions.append(cond)
+    owner_ids = select(Ownership.user_id).join(Premises, Premises.id == Ownership.premises_id).where(or_(*conditions))
+    council_ids = select(CouncilMembership.user_id).where(
+        CouncilMembership.building_id.in_({t.building_id for t in notice.targets})
+    )
+    users = list(
+        db.session.scalars(
+            select(User)
+            .where(
+                or_(User.id.in_(owner_ids), User.id.in_(council_ids)),
+                User.active.is_(True),
+                User.email.is_not(None),
+                User.notify_new_notice.is_(True),
+            )
+            .order_by(User.id)
+        )
+    )
+    if notice.category in SERVICE_CATEGORIES or not users:
+        return users
+    latest: dict[int, ConsentRecord] = {}
+    for record in db.session.scalars(
+        select(ConsentRecord)
+        .where(ConsentRecord.user_id.in_([u.id for u in users]), ConsentRecord.channel == ConsentChannel.EMAIL)
+        .order_by(ConsentRecord.id)
+    ):
+        latest[record.user_id] = record
+    return [u for u in users if u.id in latest and latest[u.id].action == ConsentAction.GIVEN]
+
+
+def _queue_emails(notice: Notice, now: datetime) -> int:
+    from flask import current_app, url_for
+
+    count = 0
+    for user in recipients(notice):
+        token = unsubscribe_token(user)
+        link = current_app.config["PORTAL_URL"].rstrip("/") + url_for("notices.unsubscribe", token=token)
+        subject = ("Срочно: " if notice.urgent else "") + f"{notice.category_label}: {notice.title}"
+        if outbox_enqueue(
+            to=user.email,
+            subject=subject,
+            template="notice",
+            dedupe_key=f"notice:{notice.id}:{user.id}",
+            now=now,
+            headers={"List-Unsubscribe": f"<{link}>", "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+            notice=notice,
+            user=user,
+            unsubscribe_url=link,
+            notice_url=current_app.config["PORTAL_URL"].rstrip("/") + url_for("notices.detail", notice_id=notice.id),
+            service=notice.category in SERVICE_CATEGORIES,
+        ):
+            count += 1
+    return count
+
+
+def when(notice: Notice) -> str:
+    if notice.starts_at and notice.ends_at:
+        return f"с {datetime_ru(notice.starts_at)} до {datetime_ru(notice.ends_at)}"
+    if notice.starts_at:
+        return f"с {datetime_ru(notice.starts_at)}"
+    return ""
+
+
+def today_local(now: datetime) -> date:
+    return now.astimezone(TZ).date()
