@@ -380,18 +380,17 @@ def notice_feed(user: User, *, now: datetime, offset: int = 0, limit: int = PAGE
     if ids is None:
         return FeedPage([], [], set(), None)
     base = select(Notice).where(Notice.id.in_(ids))
-    pinned = []
-    if offset == 0:
-        pinned = list(
-            db.session.scalars(
-                base.where(
-                    Notice.status == "published",
-                    Notice.category.in_(list(OUTAGE_CATEGORIES)),
-                    or_(Notice.ends_at.is_(None), Notice.ends_at > now),
-                    or_(Notice.valid_until.is_(None), Notice.valid_until > now),
-                ).order_by(Notice.starts_at)
-            )
+    # Active outages are pinned on the first page and left out of the paged list on every page.
+    pinned = list(
+        db.session.scalars(
+            base.where(
+                Notice.status == "published",
+                Notice.category.in_(list(OUTAGE_CATEGORIES)),
+                or_(Notice.ends_at.is_(None), Notice.ends_at > now),
+                or_(Notice.valid_until.is_(None), Notice.valid_until > now),
+            ).order_by(Notice.starts_at)
         )
+    )
     pinned_ids = [n.id for n in pinned]
     query = base.order_by(Notice.published_at.desc(), Notice.id.desc())
     if pinned_ids:
@@ -408,7 +407,7 @@ def notice_feed(user: User, *, now: datetime, offset: int = 0, limit: int = PAGE
         if shown
         else set()
     )
-    return FeedPage(pinned, items, read, offset + limit if len(rows) > limit else None)
+    return FeedPage(pinned if offset == 0 else [], items, read, offset + limit if len(rows) > limit else None)
 
 
 def unread_count(user: User, *, now: datetime) -> int:
@@ -527,12 +526,12 @@ def recipients(notice: Notice) -> list[User]:
 
 
 def _queue_emails(notice: Notice, now: datetime) -> int:
-    from flask import current_app, url_for
+    from app.urls import portal_url
 
     count = 0
+    notice_url = portal_url("notices.detail", notice_id=notice.id)
     for user in recipients(notice):
-        token = unsubscribe_token(user)
-        link = current_app.config["PORTAL_URL"].rstrip("/") + url_for("notices.unsubscribe", token=token)
+        link = portal_url("notices.unsubscribe", token=unsubscribe_token(user))
         subject = ("Срочно: " if notice.urgent else "") + f"{notice.category_label}: {notice.title}"
         if outbox_enqueue(
             to=user.email,
@@ -544,7 +543,7 @@ def _queue_emails(notice: Notice, now: datetime) -> int:
             notice=notice,
             user=user,
             unsubscribe_url=link,
-            notice_url=current_app.config["PORTAL_URL"].rstrip("/") + url_for("notices.detail", notice_id=notice.id),
+            notice_url=notice_url,
             service=notice.category in SERVICE_CATEGORIES,
         ):
             count += 1

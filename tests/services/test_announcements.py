@@ -1,0 +1,92 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from app.models import Announcement
+from app.services import announcements as svc
+from app.services.errors import Invalid, NotAllowed
+
+NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
+
+
+def data(**kw):
+    values = dict(category="sale", title="Отдам коляску", body="Коляска зима-лето, забирать самовывозом.",
+                  author_name="Анна", contact="", scope="building", days="14")
+    values.update(kw)
+    return svc.AnnouncementInput(**values)
+
+
+def test_create_shows_chosen_name_and_street_only(world, db):
+    item = svc.announcement_create(actor=world.owner, data=data(), now=NOW)
+    assert (item.author_name, item.author_street, item.contact) == ("Анна", world.p_b2.building.street, None) or \
+        item.author_street in {world.building.street, world.building2.street}
+    assert "кв" not in item.author_street and item.expires_at == NOW + timedelta(days=14)
+
+
+def test_validation(world, db):
+    with pytest.raises(Invalid) as info:
+        svc.announcement_create(actor=world.owner, data=data(category="x", title="", body="мало", author_name="",
+                                                             scope="all", days="45"), now=NOW)
+    assert set(info.value.errors) == {"category", "title", "body", "author_name", "scope", "days"}
+    assert db.session.query(Announcement).count() == 0
+
+
+def test_daily_limit(world, db):
+    for i in range(svc.DAILY_LIMIT):
+        svc.announcement_create(actor=world.owner, data=data(title=f"Объявление {i}"), now=NOW + timedelta(minutes=i))
+    with pytest.raises(Invalid, match="в сутки"):
+        svc.announcement_create(actor=world.owner, data=data(), now=NOW + timedelta(hours=1))
+    svc.announcement_create(actor=world.owner, data=data(), now=NOW + timedelta(days=1, minutes=5))
+
+
+def test_visibility_scope_expiry(world, db):
+    mine = svc.announcement_create(actor=world.neighbour, data=data(scope="building"), now=NOW)
+    portal = svc.announcement_create(actor=world.neighbour, data=data(scope="portal", title="Всем"), now=NOW)
+    assert {a.id for a in svc.announcement_list(world.owner, now=NOW)[0]} == {mine.id, portal.id}
+    assert [a.id for a in svc.announcement_list(world.owner_other, now=NOW)[0]] == [portal.id]
+    assert svc.announcement_for(world.owner_other, mine.id, NOW) is None
+    later = NOW + timedelta(days=15)
+    assert svc.announcement_list(world.owner, now=later)[0] == []
+
+
+def test_filters_and_cyrillic_search(world, db):
+    svc.announcement_create(actor=world.neighbour, data=data(title="Продаю КОЛЯСКУ"), now=NOW)
+    svc.announcement_create(actor=world.neighbour, data=data(category="lost", title="Найдены ключи",
+                                                             body="Связка ключей у подъезда."), now=NOW)
+    assert [a.title for a in svc.announcement_list(world.owner, now=NOW, q="коляск")[0]] == ["Продаю КОЛЯСКУ"]
+    assert [a.title for a in svc.announcement_list(world.owner, now=NOW, category="lost")[0]] == ["Найдены ключи"]
+    assert svc.announcement_list(world.owner, now=NOW, scope="portal")[0] == []
+
+
+def test_edit_delete_only_author(world, db):
+    item = svc.announcement_create(actor=world.neighbour, data=data(), now=NOW)
+    with pytest.raises(NotAllowed):
+        svc.announcement_update(actor=world.owner, item=item, data=data(title="Чужое"))
+    with pytest.raises(NotAllowed):
+        svc.announcement_delete(actor=world.staff, item=item)
+    svc.announcement_update(actor=world.neighbour, item=item, data=data(title="Новый заголовок"), now=NOW)
+    svc.announcement_delete(actor=world.neighbour, item=item)
+    assert svc.announcement_for(world.neighbour, item.id, NOW) is None
+
+
+def test_report_once_and_moderation(world, db):
+    item = svc.announcement_create(actor=world.neighbour, data=data(), now=NOW)
+    assert svc.announcement_report(actor=world.owner, item=item, reason="Реклама")
+    assert not svc.announcement_report(actor=world.owner, item=item, reason="Ещё раз")
+    with pytest.raises(Invalid):
+        svc.announcement_report(actor=world.neighbour, item=item, reason="Сам на себя")
+    assert [(a.id, n) for a, n in svc.reported(world.council)] == [(item.id, 1)]
+    assert svc.reported(world.staff_other) == []
+    for role in ("owner", "staff_other", "rso"):
+        with pytest.raises(NotAllowed):
+            svc.announcement_hide(actor=world.by_role(role), item=item, reason="Нет")
+    svc.announcement_hide(actor=world.council, item=item, reason="Коммерческая реклама", now=NOW)
+    assert item.status == "hidden"
+    assert svc.announcement_list(world.owner, now=NOW)[0] == []
+    assert svc.announcement_for(world.neighbour, item.id, NOW).hidden_reason == "Коммерческая реклама"
+
+
+def test_users_without_a_building_cannot_post(world):
+    for role in ("rso", "operator"):
+        with pytest.raises(NotAllowed):
+            svc.announcement_create(actor=world.by_role(role), data=data(), now=NOW)
