@@ -16,13 +16,17 @@ CATEGORY_CHOICES = [(c.value, label) for c, label in ANNOUNCEMENT_CATEGORY_LABEL
 
 
 class AnnouncementForm(FlaskForm):
-    category = SelectField("Рубрика", choices=CATEGORY_CHOICES)
+    category = SelectField("Рубрика", validate_choice=False, choices=CATEGORY_CHOICES)
     title = StringField("Заголовок", validators=[Length(max=120, message="Не больше 120 символов")])
     body = TextAreaField("Текст", validators=[Length(max=3000, message="Не больше 3000 символов")])
     author_name = StringField("Подпись", validators=[Length(max=60, message="Не больше 60 символов")])
     contact = StringField("Контакт для связи", validators=[Length(max=120, message="Не больше 120 символов")])
-    scope = RadioField("Кому показывать", choices=[("building", "Только жителям моего дома"),
-                                                   ("portal", "Всем пользователям портала")], default="building")
+    scope = RadioField(
+        "Кому показывать",
+        validate_choice=False,
+        choices=[("building", "Только жителям моего дома"), ("portal", "Всем пользователям портала")],
+        default="building",
+    )
     days = StringField("Сколько дней показывать", default="14", render_kw={"inputmode": "numeric"})
 
 
@@ -31,22 +35,37 @@ class ReasonForm(FlaskForm):
 
 
 def _input(form: AnnouncementForm) -> svc.AnnouncementInput:
-    return svc.AnnouncementInput(category=form.category.data, title=form.title.data, body=form.body.data,
-                                 author_name=form.author_name.data, contact=form.contact.data,
-                                 scope=form.scope.data or "", days=form.days.data)
+    return svc.AnnouncementInput(
+        category=form.category.data,
+        title=form.title.data,
+        body=form.body.data,
+        author_name=form.author_name.data,
+        contact=form.contact.data,
+        scope=form.scope.data or "",
+        days=form.days.data,
+    )
 
 
 @bp.get("/")
 @login_required
 def index():
     now = utcnow()
-    filters = {"category": request.args.get("category", ""), "scope": request.args.get("scope", ""),
-               "q": request.args.get("q", "")}
+    filters = {
+        "category": request.args.get("category", ""),
+        "scope": request.args.get("scope", ""),
+        "q": request.args.get("q", ""),
+    }
     offset = max(request.args.get("offset", 0, type=int), 0)
     items, next_offset = svc.announcement_list(current_user, now=now, offset=offset, **filters)
-    context = {"items": items, "next_offset": next_offset, "filters": filters, "categories": CATEGORY_CHOICES,
-               "mine": svc.my_announcements(current_user) if not offset else [],
-               "reported": svc.reported(current_user) if not offset else [], "now": now}
+    context = {
+        "items": items,
+        "next_offset": next_offset,
+        "filters": filters,
+        "categories": CATEGORY_CHOICES,
+        "mine": svc.my_announcements(current_user) if not offset else [],
+        "reported": svc.reported(current_user) if not offset else [],
+        "now": now,
+    }
     if targets("announcements-list"):
         return render_fragment("announcements/_list.html", **context)
     return render_template("announcements/index.html", **context)
@@ -90,9 +109,14 @@ def _item_or_404(item_id: int):
 @login_required
 def detail(item_id: int):
     item = _item_or_404(item_id)
-    return render_template("announcements/detail.html", item=item, now=utcnow(),
-                           is_author=item.author_id == current_user.id,
-                           can_moderate=svc.can_moderate(current_user, item), reason_form=ReasonForm())
+    return render_template(
+        "announcements/detail.html",
+        item=item,
+        now=utcnow(),
+        is_author=item.author_id == current_user.id,
+        can_moderate=svc.can_moderate(current_user, item),
+        reason_form=ReasonForm(),
+    )
 
 
 @bp.route("/<int:item_id>/edit", methods=["GET", "POST"])
@@ -102,9 +126,19 @@ def edit(item_id: int):
     if item.author_id != current_user.id:
         abort(403)
     days_left = max(1, min(svc.MAX_DAYS, (item.expires_at - utcnow()).days + 1))
-    form = AnnouncementForm(data=None if request.method == "POST" else {
-        "category": item.category.value, "title": item.title, "body": item.body, "author_name": item.author_name,
-        "contact": item.contact or "", "scope": item.scope, "days": str(days_left)})
+    form = AnnouncementForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "category": item.category.value,
+            "title": item.title,
+            "body": item.body,
+            "author_name": item.author_name,
+            "contact": item.contact or "",
+            "scope": item.scope,
+            "days": str(days_left),
+        }
+    )
     if request.method == "GET":
         return _form_page(form, item)
     if not form.validate():
@@ -144,8 +178,9 @@ def report(item_id: int):
     except DomainError as error:
         flash(error.message, "error")
     else:
-        flash("Спасибо, модераторы посмотрят объявление." if fresh else "Вы уже сообщили об этом объявлении.",
-              "success")
+        flash(
+            "Спасибо, модераторы посмотрят объявление." if fresh else "Вы уже сообщили об этом объявлении.", "success"
+        )
     return redirect(url_for("announcements.detail", item_id=item.id), code=303)
 
 

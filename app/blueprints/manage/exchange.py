@@ -10,12 +10,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import RadioField, SelectField
 
 from app.blueprints.manage import bp
+from app.formatting import period_ru
 from app.models import Building
 from app.models.base import utcnow
 from app.models.people import Role
 from app.permissions import roles_required
 from app.services import readings_exchange as svc
-from app.services.errors import Conflict, DomainError, Invalid, NotFound
+from app.services.errors import Conflict, Invalid, NotFound
 from app.services.periods import add_months, current_month, parse_period, window_state
 from app.web import form_error, origin
 
@@ -26,8 +27,6 @@ PREVIEW_FILTERS = {"all": "все", "errors": "ошибки", "changes": "нов
 
 
 def _period_choices() -> list[tuple[str, str]]:
-    from app.formatting import period_ru
-
     latest = current_month(utcnow())
     return [(f"{p:%Y-%m}", period_ru(p)) for p in (add_months(latest, -i) for i in range(13))]
 
@@ -226,7 +225,7 @@ def readings_import_apply(import_id: int):
         result = svc.reading_import_apply(actor=current_user, reading_import=reading_import, origin=origin())
     except Conflict as error:  # the service stored the refreshed rows (or nothing changed): show them
         return _preview_page(_load_import(import_id), status=409, message=error.message)
-    except DomainError as error:
+    except Invalid as error:  # rows with errors: nothing applied
         return _preview_page(reading_import, status=422, message=error.message)
     parts = [f"новых — {result.new}", f"изменено — {result.changed}", f"без изменений — {result.unchanged}"]
     flash(f"Показания за {reading_import.period:%m.%Y} загружены: {', '.join(parts)}.", "success")

@@ -20,8 +20,10 @@ TARIFF_CHOICES = [("single", "однотарифный"), ("day_night", "ден�
 
 
 class MeterForm(FlaskForm):
-    resource = SelectField("Ресурс", choices=[(r.value, label) for r, label in RESOURCE_LABELS.items()])
-    tariff = SelectField("Тарифность", choices=TARIFF_CHOICES, default="single")
+    resource = SelectField(
+        "Ресурс", validate_choice=False, choices=[(r.value, label) for r, label in RESOURCE_LABELS.items()]
+    )
+    tariff = SelectField("Тарифность", validate_choice=False, choices=TARIFF_CHOICES, default="single")
     serial_number = StringField("Заводской номер", validators=[Length(max=40)])
     place = StringField("Где установлен", validators=[Length(max=100)])
     installed_on = StringField("Дата установки", render_kw={"type": "date"})
@@ -31,10 +33,16 @@ class MeterForm(FlaskForm):
 
 
 def _spec(form: MeterForm) -> svc.MeterSpec:
-    return svc.MeterSpec(resource=form.resource.data, tariff=form.tariff.data, serial_number=form.serial_number.data,
-                         place=form.place.data, installed_on=form.installed_on.data,
-                         next_verification_on=form.next_verification_on.data, digits=form.digits.data,
-                         initial_value=form.initial_value.data)
+    return svc.MeterSpec(
+        resource=form.resource.data,
+        tariff=form.tariff.data,
+        serial_number=form.serial_number.data,
+        place=form.place.data,
+        installed_on=form.installed_on.data,
+        next_verification_on=form.next_verification_on.data,
+        digits=form.digits.data,
+        initial_value=form.initial_value.data,
+    )
 
 
 def _back(meter_or_premises_id, building_id):
@@ -57,15 +65,17 @@ def meter_new(building_id: int | None = None, premises_id: int | None = None):
         status = 422
         if form.validate():
             try:
-                svc.meter_add(actor=current_user, building=building, premises=premises, spec=_spec(form),
-                              origin=origin())
+                svc.meter_add(
+                    actor=current_user, building=building, premises=premises, spec=_spec(form), origin=origin()
+                )
             except DomainError as error:
                 form_error(form, error, fallback_field="serial_number")
             else:
                 flash(f"Счётчик № {form.serial_number.data.strip()} добавлен.", "success")
                 return redirect(_back(premises.id if premises else None, building.id), code=303)
-    return render_template("manage/meter_form.html", form=form, premises=premises, building=building,
-                           meter=None), status
+    return render_template(
+        "manage/meter_form.html", form=form, premises=premises, building=building, meter=None
+    ), status
 
 
 @bp.route("/meters/<int:meter_id>/replace", methods=["GET", "POST"])
@@ -78,9 +88,17 @@ def meter_replace(meter_id: int):
     if building.organisation_id not in uk_org_ids(current_user):
         abort(404)
     registers = svc.device_registers(meter)
-    form = MeterForm(data=None if request.method == "POST" else {
-        "resource": meter.resource.value, "place": meter.place, "digits": str(meter.digits), "initial_value": "0",
-        "tariff": {1: "single", 2: "day_night", 3: "three"}.get(len(registers), "single")})
+    form = MeterForm(
+        data=None
+        if request.method == "POST"
+        else {
+            "resource": meter.resource.value,
+            "place": meter.place,
+            "digits": str(meter.digits),
+            "initial_value": "0",
+            "tariff": {1: "single", 2: "day_night", 3: "three"}.get(len(registers), "single"),
+        }
+    )
     finals = {r.id: request.form.get(f"final_{r.id}", "") for r in registers}
     final_errors = {}
     status = 200
@@ -88,8 +106,9 @@ def meter_replace(meter_id: int):
         status = 422
         if form.validate():
             try:
-                svc.meter_replace(actor=current_user, meter=meter, spec=_spec(form), final_values=finals,
-                                  origin=origin())
+                svc.meter_replace(
+                    actor=current_user, meter=meter, spec=_spec(form), final_values=finals, origin=origin()
+                )
             except DomainError as error:
                 final_errors = {k: v for k, v in getattr(error, "errors", {}).items() if k.startswith("final_")}
                 if not final_errors:
@@ -97,9 +116,17 @@ def meter_replace(meter_id: int):
             else:
                 flash(f"Счётчик № {meter.serial_number} заменён на № {form.serial_number.data.strip()}.", "success")
                 return redirect(_back(meter.premises_id, building.id), code=303)
-    return render_template("manage/meter_form.html", form=form, premises=meter.premises, building=building,
-                           meter=meter, registers=registers, finals=finals, final_errors=final_errors,
-                           page_has_errors=bool(final_errors)), status
+    return render_template(
+        "manage/meter_form.html",
+        form=form,
+        premises=meter.premises,
+        building=building,
+        meter=meter,
+        registers=registers,
+        finals=finals,
+        final_errors=final_errors,
+        page_has_errors=bool(final_errors),
+    ), status
 
 
 @bp.post("/meters/<int:meter_id>/archive")

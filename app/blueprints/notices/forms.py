@@ -7,9 +7,14 @@ from app.models.metering import RESOURCE_LABELS
 
 
 class NoticeForm(FlaskForm):
-    category = SelectField("Вид", choices=[(c.value, label) for c, label in NOTICE_CATEGORY_LABELS.items()])
-    resource = SelectField("Что отключают", choices=[("", "—")] + [(r.value, label)
-                                                                 for r, label in RESOURCE_LABELS.items()])
+    category = SelectField(
+        "Вид", validate_choice=False, choices=[(c.value, label) for c, label in NOTICE_CATEGORY_LABELS.items()]
+    )
+    resource = SelectField(
+        "Что отключают",
+        validate_choice=False,
+        choices=[("", "—")] + [(r.value, label) for r, label in RESOURCE_LABELS.items()],
+    )
     title = StringField("Заголовок", validators=[Length(max=160, message="Не больше 160 символов")])
     body = TextAreaField("Текст", validators=[Length(max=5000, message="Не больше 5000 символов")])
     starts_at = StringField("Начало", render_kw={"type": "datetime-local"})
