@@ -1,0 +1,712 @@
+"""Export and import of meter readings as CSV (Russian Excel: UTF-8 with BOM, `;`) and XLSX.
+
+Export: УК staff export the buildings of their organisation, the council its own building, a РСО the resources
+it supplies in the buildings it serves. One row per apartment meter register (active ones, plus archived ones
+that have a reading in the period), with the period's reading if there is one.
+
+Import (УК staff only): a file with at least «Лицевой счёт», «Заводской номер», «Показание» is checked row by
+row and stored as a ReadingImport (preview); confirming applies every row or none. Rows are checked with the
+same rules as entry in the grid (app/services/readings.py) and written by its `_write`, so each change keeps a
+revision. A row equal to the stored reading is "unchanged" and writes nothing: uploading the same file again
+changes nothing. Building meters (ОДПУ) have no personal account and are not part of the exchange.
+"""
+
+import csv
+import io
+import re
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.formatting import datetime_ru, local, number, period_ru
+from app.models import Building, Meter, Premises, Reading, ReadingImport, User, building_suppliers
+from app.models.base import utcnow
+from app.models.metering import RESOURCE_LABELS, SOURCE_LABELS, ReadingSource, Resource
+from app.models.orgs import OrgKind
+from app.models.people import Role
+from app.permissions import council_building_ids, uk_org_ids
+from app.services.audit import audit_record
+from app.services.context import NO_ORIGIN, Origin
+from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
+from app.services.periods import current_month, local_today
+from app.services.readings import MeterLine, _write, meter_lines, parse_value, verification_expired
+
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_ROWS = 5000
+HEADER_SEARCH_ROWS = 10  # the header may follow a title line or two
+
+# Column headers, in the order of the export (and of the import template).
+COL_ADDRESS = "Адрес дома"
+COL_PREMISES = "Помещение"
+COL_ACCOUNT = "Лицевой счёт"
+COL_RESOURCE = "Ресурс"
+COL_ZONE = "Тариф-зона"
+COL_SERIAL = "Заводской номер"
+COL_PERIOD = "Период"
+COL_VALUE = "Показание"
+COL_CONSUMPTION = "Расход"
+COL_SOURCE = "Кто внёс"
+COL_ENTERED = "Дата внесения"
+COL_NOT_FOR_BILLING = "Не для расчёта"
+COLUMNS = (COL_ADDRESS, COL_PREMISES, COL_ACCOUNT, COL_RESOURCE, COL_ZONE, COL_SERIAL, COL_PERIOD, COL_VALUE,
+           COL_CONSUMPTION, COL_SOURCE, COL_ENTERED, COL_NOT_FOR_BILLING)
+REQUIRED_COLUMNS = (COL_ACCOUNT, COL_SERIAL, COL_VALUE)
+# Columns the import reads; the others are there for people and are ignored.
+_IMPORT_KEYS = {COL_ACCOUNT: "account", COL_SERIAL: "serial", COL_ZONE: "zone", COL_RESOURCE: "resource",
+                COL_VALUE: "value", COL_PERIOD: "period"}
+
+CSV_MIMETYPE = "text/csv; charset=utf-8"
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = ("csv", "xlsx")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Who may exchange what
+# ---------------------------------------------------------------------------------------------------------
+
+
+def export_scope(actor: User) -> dict[int, frozenset[Resource] | None]:
+    """Buildings whose readings the actor may export: building id -> resources (None = every resource).
+
+    УК staff: the buildings of their organisations; council: its buildings; РСО: the buildings it supplies,
+    limited to the resources of the supplier (as on the board, app/permissions_readings.supplier_resources).
+    """
+    scope: dict[int, frozenset[Resource] | None] = {}
+    rso_resources: dict[int, set[Resource]] = {}
+    for m in actor.staff_memberships:
+        if m.organisation.kind == OrgKind.RSO:
+            resources = {Resource(r) for r in (m.organisation.settings or {}).get("resources", [])}
+            rso_resources.setdefault(m.organisation_id, set()).update(resources)
+    if rso_resources:
+        supplied: dict[int, set[Resource]] = defaultdict(set)
+        for building_id, org_id in db.session.execute(
+                select(building_suppliers.c.building_id, building_suppliers.c.organisation_id)
+                .where(building_suppliers.c.organisation_id.in_(rso_resources))):
+            supplied[building_id] |= rso_resources[org_id]
+        scope.update({b: frozenset(r) for b, r in supplied.items() if r})
+    managed = set(council_building_ids(actor))
+    orgs = uk_org_ids(actor)
+    if orgs:
+        managed |= set(db.session.scalars(select(Building.id).where(Building.organisation_id.in_(orgs))))
+    scope.update({b: None for b in managed})
+    return scope
+
+
+def export_buildings(actor: User) -> list[Building]:
+    """The buildings offered in the export form, by address."""
+    ids = export_scope(actor)
+    if not ids:
+        return []
+    return list(db.session.scalars(select(Building).where(Building.id.in_(ids))
+                                   .order_by(Building.street, Building.house)))
+
+
+def can_import(actor: User) -> bool:
+    return bool(uk_org_ids(actor))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ExportRow:
+    address: str
+    premises: str
+    account: str
+    resource: str
+    zone: str
+    serial: str
+    period: date
+    value: Decimal | None
+    consumption: Decimal | None
+    source: str
+    entered_at: datetime | None
+    not_for_billing: bool
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    filename: str
+    mimetype: str
+    content: bytes
+    rows: int
+
+
+def readings_export_rows(*, actor: User, period: date, building: Building | None = None) -> list[ExportRow]:
+    """Rows for one building, or for every building the actor may export when `building` is None.
+
+    Three queries whatever the size: meters with their premises and building, then the period's readings
+    and the previous readings (app.services.readings.meter_lines).
+    """
+    if not actor.has_role(Role.STAFF, Role.COUNCIL, Role.RSO):
+        raise NotAllowed("Выгружать показания могут управляющая организация, совет дома и поставщики ресурсов")
+    scope = export_scope(actor)
+    if building is not None:
+        if building.id not in scope:
+            raise NotFound("Нет такого дома")
+        scope = {building.id: scope[building.id]}
+    has_reading = exists().where(Reading.meter_id == Meter.id, Reading.period == period)
+    conditions = []
+    for resources, building_ids in _group_by_resources(scope).items():
+        condition = Meter.building_id.in_(building_ids)
+        if resources is not None:
+            condition = and_(condition, Meter.resource.in_(sorted(resources)))
+        conditions.append(condition)
+    if not conditions:
+        return []
+    pairs = list(db.session.execute(
+        select(Meter, Premises)
+        .join(Premises, Premises.id == Meter.premises_id)
+        .where(or_(*conditions), or_(Meter.archived.is_(False), has_reading))
+    ))
+    pairs.sort(key=lambda mp: (mp.Premises.building.street, mp.Premises.building.house, mp.Premises.sort_key,
+                               list(Resource).index(mp.Meter.resource), mp.Meter.serial_number, mp.Meter.zone or ""))
+    lines = meter_lines([mp.Meter for mp in pairs], period)
+    rows = []
+    for (_, premises), line in zip(pairs, lines, strict=True):
+        reading, meter = line.reading, line.meter
+        rows.append(ExportRow(
+            address=premises.building.address, premises=premises.title, account=premises.account_number,
+            resource=RESOURCE_LABELS[meter.resource], zone=meter.zone or "", serial=meter.serial_number,
+            period=period, value=reading.value if reading else None, consumption=line.consumption,
+            source=SOURCE_LABELS[reading.source] if reading else "", entered_at=reading.entered_at if reading else None,
+            not_for_billing=bool(reading and reading.not_for_billing),
+        ))
+    return rows
+
+
+def _group_by_resources(scope: dict[int, frozenset[Resource] | None]) -> dict[frozenset[Resource] | None, list[int]]:
+    groups: dict[frozenset[Resource] | None, list[int]] = defaultdict(list)
+    for building_id, resources in scope.items():
+        groups[resources].append(building_id)
+    return groups
+
+
+def readings_export(*, actor: User, period: date, building: Building | None = None, fmt: str) -> ExportFile:
+    """The export as a file: `fmt` is "csv" (UTF-8 with BOM, `;`, decimal comma) or "xlsx"."""
+    if fmt not in FORMATS:
+        raise Invalid("format", "Выберите формат: CSV или XLSX")
+    rows = readings_export_rows(actor=actor, period=period, building=building)
+    place = building.short_address if building is not None else "все дома"
+    filename = f"Показания {period:%m.%Y} {place}.{fmt}".replace("/", "-")
+    if fmt == "csv":
+        return ExportFile(filename, CSV_MIMETYPE, export_csv(rows), len(rows))
+    return ExportFile(filename, XLSX_MIMETYPE, export_xlsx(rows, period), len(rows))
+
+
+def _safe_text(value: str) -> str:
+    """Keep a spreadsheet from reading a text cell as a formula (CSV injection)."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def _csv_number(value: Decimal | None) -> str:
+    return "" if value is None else number(value, "0.000")
+
+
+def export_csv(rows: list[ExportRow]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for r in rows:
+        writer.writerow([
+            _safe_text(r.address), _safe_text(r.premises), _safe_text(r.account), r.resource, r.zone,
+            _safe_text(r.serial), f"{r.period:%m.%Y}", _csv_number(r.value), _csv_number(r.consumption), r.source,
+            datetime_ru(r.entered_at), "да" if r.not_for_billing else "",
+        ])
+    return out.getvalue().encode("utf-8-sig")
+
+
+def template_csv() -> bytes:
+    """An empty import file: the header line only."""
+    return export_csv([])
+
+
+def export_xlsx(rows: list[ExportRow], period: date) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(f"Показания {period:%m.%Y}")
+    for index, width in enumerate((40, 11, 14, 16, 10, 18, 9, 14, 12, 24, 17, 9), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def text(value: str) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"  # never a formula, whatever the text starts with
+        return cell
+
+    def decimal(value: Decimal | None) -> WriteOnlyCell:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "0.000"
+        return cell
+
+    def header(value: str) -> WriteOnlyCell:
+        cell = text(value)
+        cell.font = bold
+        return cell
+
+    sheet.append([header(c) for c in COLUMNS])
+    for r in rows:
+        entered = WriteOnlyCell(sheet, value=local(r.entered_at).replace(tzinfo=None) if r.entered_at else None)
+        entered.number_format = "DD.MM.YYYY HH:MM"
+        sheet.append([text(r.address), text(r.premises), text(r.account), text(r.resource), text(r.zone),
+                      text(r.serial), text(f"{r.period:%m.%Y}"), decimal(r.value), decimal(r.consumption),
+                      text(r.source), entered, text("да" if r.not_for_billing else "")])
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading a file
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _header_key(value) -> str:
+    return re.sub(r"\s+", " ", str(value or "")).strip().casefold().replace("ё", "е")
+
+
+_HEADER_LOOKUP = {_header_key(c): c for c in COLUMNS}
+
+
+def _cell_text(value) -> str:
+    """A cell as text: numbers from XLSX lose a spurious '.0', dates become ДД.ММ.ГГГГ."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "да" if value else ""
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, date):  # also a datetime: Excel turned a typed date into one
+        return f"{value:%d.%m.%Y}"
+    text = str(value).replace("\u00a0", " ").strip()
+    return text[1:] if text.startswith("'") else text
+
+
+def read_table(filename: str, content: bytes) -> list[dict]:
+    """The data rows of a CSV or XLSX file as [{"line", "account", "serial", "zone", "value", "period"}].
+
+    Raises Invalid("file", ...) for a file that cannot be used at all (nothing is stored then).
+    """
+    if not content:
+        raise Invalid("file", "Файл пустой. Выберите файл с показаниями")
+    if len(content) > MAX_FILE_BYTES:
+        raise Invalid("file", f"Файл больше {MAX_FILE_BYTES // (1024 * 1024)} МБ. Разделите его на части")
+    name = (filename or "").lower()
+    is_zip = content[:4] == b"PK\x03\x04"
+    if name.endswith(".xls") or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise Invalid("file", "Формат XLS (Excel 97–2003) не поддерживается. Сохраните файл как XLSX или CSV")
+    if name.endswith(".xlsx") or (is_zip and not name.endswith(".csv")):
+        if not is_zip:
+            raise Invalid("file", "Файл не похож на XLSX. Сохраните его в Excel как «Книга Excel (.xlsx)»")
+        table = _xlsx_rows(content)
+    elif name.endswith(".csv") or name.endswith(".txt"):
+        table = _csv_rows(content)
+    else:
+        raise Invalid("file", "Загрузите файл CSV или XLSX")
+    return _data_rows(table)
+
+
+def _csv_rows(content: bytes):
+    for encoding in ("utf-8-sig", "cp1251"):  # Russian Excel saves "CSV" in Windows-1251
+        try:
+            text = content.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:  # pragma: no cover - cp1251 decodes almost any byte string
+        raise Invalid("file", "Не удалось прочитать файл: сохраните его в кодировке UTF-8")
+    if "\x00" in text:
+        raise Invalid("file", "Файл не похож на CSV. Загрузите файл CSV или XLSX")
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    delimiter = max(";\t,", key=first.count)
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+
+
+MAX_XLSX_UNPACKED = 50 * 1024 * 1024  # a 2 MB zip must not unpack into gigabytes
+_BROKEN_XLSX = "Не удалось прочитать файл XLSX: он повреждён или это не таблица Excel"
+
+
+def _xlsx_rows(content: bytes):
+    from openpyxl import load_workbook
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            if sum(info.file_size for info in archive.infolist()) > MAX_XLSX_UNPACKED:
+                raise Invalid("file", "Файл XLSX слишком большой после распаковки. Разделите его на части")
+        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+        sheet = workbook.worksheets[0]
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, TypeError) as error:
+        raise Invalid("file", _BROKEN_XLSX) from error
+    try:
+        yield from sheet.iter_rows(values_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, TypeError) as error:
+        raise Invalid("file", _BROKEN_XLSX) from error
+    finally:
+        workbook.close()
+
+
+def _data_rows(table) -> list[dict]:
+    columns: dict[str, int] | None = None
+    best: dict[str, int] = {}  # the header-like line with the most known columns, for the message
+    rows: list[dict] = []
+    try:
+        for line, raw in enumerate(table, start=1):
+            cells = [_cell_text(v) for v in raw]
+            if not any(cells):
+                continue
+            if columns is None:
+                found = {_HEADER_LOOKUP[k]: i for i, c in enumerate(cells) if (k := _header_key(c)) in _HEADER_LOOKUP}
+                if all(c in found for c in REQUIRED_COLUMNS):
+                    columns = found
+                elif line >= HEADER_SEARCH_ROWS:
+                    break
+                elif len(found) > len(best):
+                    best = found
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise Invalid("file", f"В файле больше {number(MAX_ROWS, '#,##0')} строк. Разделите его на части")
+            row = {"line": line}
+            for column, key in _IMPORT_KEYS.items():
+                index = columns.get(column)
+                row[key] = cells[index] if index is not None and index < len(cells) else ""
+            rows.append(row)
+    except csv.Error as error:
+        raise Invalid("file", f"Не удалось прочитать CSV: {error}") from error
+    if columns is None:
+        missing = ", ".join(f"«{c}»" for c in REQUIRED_COLUMNS if c not in best)
+        if len(best) >= 2:
+            raise Invalid("file", f"В файле нет столбцов: {missing}. Скачайте образец файла")
+        raise Invalid("file", f"Не найдена строка заголовков: нужны столбцы {missing}. Скачайте образец файла")
+    if not rows:
+        raise Invalid("file", "В файле нет строк с показаниями")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Checking rows
+# ---------------------------------------------------------------------------------------------------------
+
+NEW, CHANGED, UNCHANGED, SKIPPED, ERROR = "new", "changed", "unchanged", "skipped", "error"
+STATUS_LABELS = {NEW: "новое", CHANGED: "изменится", UNCHANGED: "без изменений", SKIPPED: "пропущена",
+                 ERROR: "ошибка"}
+# Cyrillic letters that look like Latin ones: serial numbers are typed both ways.
+_LOOKALIKES = str.maketrans("АВЕКМНОРСТХУ", "ABEKMHOPCTXY")
+
+
+def _serial_key(value: str) -> str:
+    return re.sub(r"\s+", "", value).upper().translate(_LOOKALIKES)
+
+
+def _zone(value: str) -> str | None:
+    """'' -> None; 'T1', 'т1', 'день (T1)' -> 'T1'; anything else -> '?'."""
+    if not value.strip():
+        return None
+    found = re.findall(r"T[123]", value.upper().translate(_LOOKALIKES))
+    return found[0] if len(set(found)) == 1 else "?"
+
+
+_RESOURCE_NAMES = {**{_header_key(label): r for r, label in RESOURCE_LABELS.items()},
+                   **{r.value: r for r in Resource}}
+
+
+def _resource(value: str) -> Resource | str | None:
+    """'' -> None; 'Холодная вода' or 'cold_water' -> the resource; anything else -> '?'."""
+    if not value.strip():
+        return None
+    return _RESOURCE_NAMES.get(_header_key(value), "?")
+
+
+def _period_matches(raw: str, period: date) -> bool:
+    match = re.fullmatch(r"(?:\d{1,2}\.)?(\d{1,2})\.(\d{4})", raw.strip())
+    return bool(match) and (int(match.group(1)), int(match.group(2))) == (period.month, period.year)
+
+
+@dataclass
+class _Checked:
+    rows: list[dict]
+    lines: dict[int, MeterLine]
+
+
+def _check(actor: User, period: date, raw_rows: list[dict], now: datetime) -> _Checked:
+    """Check every row against the database; no writes. Six queries, whatever the number of rows."""
+    orgs = uk_org_ids(actor)
+    accounts = {r["account"] for r in raw_rows if r["account"]}
+    premises_by_account = {p.account_number: p for p in db.session.scalars(
+        select(Premises).where(Premises.account_number.in_(accounts)))} if accounts else {}
+    premises_ids = [p.id for p in premises_by_account.values() if p.building.organisation_id in orgs]
+    meters_by_premises: dict[int, list[Meter]] = defaultdict(list)
+    if premises_ids:
+        for meter in db.session.scalars(select(Meter).where(Meter.premises_id.in_(premises_ids))
+                                        .order_by(Meter.archived, Meter.id)):
+            meters_by_premises[meter.premises_id].append(meter)
+    all_meters = [m for ms in meters_by_premises.values() for m in ms]
+    lines = {line.meter.id: line for line in meter_lines(all_meters, period)}
+    following = _following(list(lines), period)
+    today = local_today(now)
+    seen: dict[int, int] = {}
+    checked = []
+    for raw in raw_rows:
+        row = {k: raw.get(k, "") for k in _RAW_KEYS}
+        try:
+            _check_row(row, period, orgs, premises_by_account, meters_by_premises, lines, following, seen, today)
+        except _RowError as error:
+            row.update(status=ERROR, message=str(error))
+        checked.append(row)
+    return _Checked(checked, lines)
+
+
+_RAW_KEYS = ("line", "account", "serial", "zone", "resource", "value", "period")
+
+
+class _RowError(Exception):
+    pass
+
+
+def _check_row(row, period, orgs, premises_by_account, meters_by_premises, lines, following, seen, today) -> None:
+    """Fill in what the row is about (place, meter, old and new value) and its status, or raise _RowError."""
+    if not row["value"]:
+        row.update(status=SKIPPED, message="Показание не указано — строка пропущена")
+        return
+    if not row["account"]:
+        raise _RowError("Не указан лицевой счёт")
+    premises = premises_by_account.get(row["account"])
+    if premises is None:
+        raise _RowError(f"Лицевой счёт {row['account']} не найден")
+    if premises.building.organisation_id not in orgs:
+        raise _RowError(f"Лицевой счёт {row['account']} относится к дому, который не обслуживает ваша организация")
+    row.update(premises_id=premises.id, place=f"{premises.building.short_address}, {premises.title}")
+    if not row["serial"]:
+        raise _RowError("Не указан заводской номер счётчика")
+    zone, resource = _zone(row["zone"]), _resource(row.get("resource", ""))
+    if zone == "?":
+        raise _RowError(f"Тариф-зона «{row['zone']}» не распознана: укажите T1, T2 или T3")
+    if resource == "?":
+        names = ", ".join(f"«{label}»" for label in RESOURCE_LABELS.values())
+        raise _RowError(f"Ресурс «{row['resource']}» не распознан: укажите один из: {names}")
+    key = _serial_key(row["serial"])
+    candidates = [m for m in meters_by_premises.get(premises.id, []) if _serial_key(m.serial_number) == key
+                  and (zone is None or m.zone == zone) and (resource is None or m.resource == resource)]
+    if not candidates:
+        details = ", ".join(filter(None, [RESOURCE_LABELS[resource].lower() if resource else "",
+                                          f"зона {zone}" if zone else ""]))
+        raise _RowError(f"Счётчик № {row['serial']}{f' ({details})' if details else ''} не найден "
+                        f"в помещении {premises.title}")
+    if len({m.resource for m in candidates}) > 1:  # two meters of different makers may share a number
+        names = ", ".join(sorted({RESOURCE_LABELS[m.resource].lower() for m in candidates}))
+        raise _RowError(f"В помещении несколько счётчиков № {row['serial']} ({names}): заполните «{COL_RESOURCE}»")
+    if len({m.zone for m in candidates}) > 1:
+        zones = ", ".join(sorted({m.zone or "—" for m in candidates}))
+        raise _RowError(f"У счётчика № {row['serial']} несколько тарифных зон ({zones}): заполните «{COL_ZONE}»")
+    meter = candidates[0]  # an active register first (ordered by archived)
+    row.update(meter_id=meter.id, meter=f"{meter.title}, № {meter.serial_number}")
+    if meter.id in seen:
+        raise _RowError(f"Этот счётчик уже есть в строке {seen[meter.id]}: оставьте одну строку")
+    seen[meter.id] = row["line"]
+    if row["period"] and not _period_matches(row["period"], period):
+        raise _RowError(f"Период в строке ({row['period']}) не совпадает с выбранным ({period:%m.%Y})")
+    try:
+        value = parse_value(row["value"], meter, "value")
+    except Invalid as error:
+        raise _RowError(f"Показание «{row['value']}»: {error.message}") from None
+    line = lines[meter.id]
+    current = line.reading
+    row.update(new=str(value), old=str(current.value) if current else None,
+               version=current.version if current else None)
+    if current is not None and current.value == value:
+        row["status"] = UNCHANGED
+        return
+    if meter.archived:
+        raise _RowError(f"Счётчик № {meter.serial_number} снят с учёта: показания по нему не принимаются")
+    if value < line.previous_value:
+        raise _RowError(f"Меньше предыдущего показания ({number(line.previous_value, '#,##0.###')}). "
+                        "Если счётчик заменён, оформите замену в карточке помещения")
+    after = following.get(meter.id)
+    if after is not None and value > after.value:
+        raise _RowError(f"Больше показания за {period_ru(after.period)} ({number(after.value, '#,##0.###')})")
+    row["status"] = NEW if current is None else CHANGED
+    if verification_expired(meter, today):
+        row["message"] = "Срок поверки истёк: показание будет с отметкой «не для расчёта»"
+
+
+def _following(meter_ids: list[int], period: date) -> dict[int, Reading]:
+    """The first reading after the period, per meter, in one query."""
+    if not meter_ids:
+        return {}
+    first = (
+        select(Reading.meter_id, func.min(Reading.period).label("period"))
+        .where(Reading.meter_id.in_(meter_ids), Reading.period > period)
+        .group_by(Reading.meter_id)
+        .subquery()
+    )
+    rows = db.session.scalars(
+        select(Reading).join(first, (Reading.meter_id == first.c.meter_id) & (Reading.period == first.c.period)))
+    return {r.meter_id: r for r in rows}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Preview and apply
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImportTotals:
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    errors: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.new + self.changed + self.unchanged + self.skipped + self.errors
+
+
+def import_totals(reading_import: ReadingImport) -> ImportTotals:
+    counts = defaultdict(int)
+    for row in reading_import.rows:
+        counts[row["status"]] += 1
+    return ImportTotals(new=counts[NEW], changed=counts[CHANGED], unchanged=counts[UNCHANGED],
+                        skipped=counts[SKIPPED], errors=counts[ERROR])
+
+
+def _require_importer(actor: User) -> set[int]:
+    orgs = uk_org_ids(actor)
+    if not orgs:
+        raise NotAllowed("Загружать показания из файла может только управляющая организация")
+    return orgs
+
+
+def reading_import_preview(*, actor: User, period: date, filename: str, content: bytes,
+                           now: datetime | None = None) -> ReadingImport:
+    """Read and check an uploaded file; store the checked rows (nothing is applied yet).
+
+    File-level problems (type, size, too many rows, no header) raise Invalid("file") and store nothing;
+    row-level problems are stored with the row and shown on the preview.
+    """
+    now = now or utcnow()
+    orgs = _require_importer(actor)
+    if period > current_month(now):
+        raise Invalid("period", "Нельзя загружать показания за будущий месяц")
+    raw_rows = read_table(filename, content)
+    checked = _check(actor, period, raw_rows, now)
+    reading_import = ReadingImport(
+        organisation_id=_import_organisation(orgs, checked.rows), actor_id=actor.id, period=period,
+        filename=re.split(r"[\\/]", filename or "")[-1][-200:] or "файл", rows=checked.rows, created_at=now,
+    )
+    db.session.add(reading_import)
+    db.session.commit()
+    return reading_import
+
+
+def _import_organisation(orgs: set[int], rows: list[dict]) -> int:
+    """The actor's organisation the file is about (the one most rows belong to, for staff of several)."""
+    if len(orgs) > 1:
+        premises_ids = {r["premises_id"] for r in rows if r.get("premises_id")}
+        if premises_ids:
+            counts = defaultdict(int)
+            for org_id in db.session.scalars(
+                    select(Building.organisation_id).join(Premises).where(Premises.id.in_(premises_ids))):
+                counts[org_id] += 1
+            return max(counts, key=counts.get)
+    return min(orgs)
+
+
+def reading_import_get(*, actor: User, import_id: int) -> ReadingImport:
+    """An import the actor may see: one of their organisation's (else NotFound, a 404)."""
+    reading_import = db.session.get(ReadingImport, import_id)
+    if reading_import is None or reading_import.organisation_id not in uk_org_ids(actor):
+        raise NotFound("Нет такой загрузки")
+    return reading_import
+
+
+def _mark_import(import_id: int, **values) -> bool:
+    """Update an import that is not applied yet (False if it is)."""
+    result = db.session.execute(
+        update(ReadingImport).where(ReadingImport.id == import_id, ReadingImport.applied_at.is_(None))
+        .values(**values).execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    new: int
+    changed: int
+    unchanged: int
+    skipped: int
+
+
+_SIGNATURE = ("status", "meter_id", "new", "old", "version", "message")
+
+
+def reading_import_apply(*, actor: User, reading_import: ReadingImport, now: datetime | None = None,
+                         origin: Origin = NO_ORIGIN) -> ApplyResult:
+    """Apply a previewed import, all or nothing, with source «загрузка УК».
+
+    The rows are checked again: if anything differs from the preview the user saw (someone entered a reading
+    meanwhile), the refreshed preview is stored and Conflict is raised; if any row has an error, Invalid is
+    raised; nothing is written in either case. An import is applied once (a second call: Conflict).
+    """
+    now = now or utcnow()
+    orgs = _require_importer(actor)
+    if reading_import.organisation_id not in orgs:
+        raise NotAllowed("Эта загрузка другой организации")
+    if reading_import.applied_at is not None:
+        raise Conflict(f"Этот файл уже загружен {datetime_ru(reading_import.applied_at)}. Повторно применить его "
+                       "нельзя; если нужно что-то исправить, загрузите исправленный файл заново.")
+    import_id, shown = reading_import.id, reading_import.rows
+    # Claim the import first: a concurrent confirmation waits on this row and then finds it applied.
+    if not _mark_import(import_id, applied_at=now):
+        db.session.rollback()
+        raise Conflict("Этот файл уже загружен. Повторно применить его нельзя.")
+    checked = _check(actor, reading_import.period, shown, now)
+    if [tuple(r.get(k) for k in _SIGNATURE) for r in shown] != [tuple(r.get(k) for k in _SIGNATURE)
+                                                                 for r in checked.rows]:
+        db.session.rollback()
+        _mark_import(import_id, rows=checked.rows)
+        db.session.commit()
+        raise Conflict("Пока вы смотрели предпросмотр, показания в базе изменились. Ничего не загружено: "
+                       "проверьте обновлённый список и подтвердите загрузку ещё раз.")
+    errors = sum(1 for r in checked.rows if r["status"] == ERROR)
+    if errors:
+        db.session.rollback()
+        raise Invalid("form", f"Ничего не загружено: ошибок в файле — {errors}. Исправьте строки с ошибками "
+                              "и загрузите файл заново.")
+    counts = defaultdict(int)
+    today = local_today(now)
+    try:
+        for row in checked.rows:
+            counts[row["status"]] += 1
+            if row["status"] not in (NEW, CHANGED):
+                continue
+            line = checked.lines[row["meter_id"]]
+            _write(line, reading_import.period, Decimal(row["new"]), ReadingSource.IMPORT, actor, "staff", now,
+                   origin, expected_version=row["version"], not_for_billing=verification_expired(line.meter, today))
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("Пока файл загружался, по некоторым счётчикам внесли показания. Ничего не загружено: "
+                       "откройте предпросмотр и подтвердите загрузку ещё раз.") from None
+    result = ApplyResult(new=counts[NEW], changed=counts[CHANGED], unchanged=counts[UNCHANGED],
+                         skipped=counts[SKIPPED])
+    audit_record(actor=actor, action="readings_import", entity_type="reading_import", entity_id=import_id,
+                 changes={"period": f"{reading_import.period:%Y-%m}", "file": reading_import.filename,
+                          "new": result.new, "changed": result.changed, "unchanged": result.unchanged},
+                 origin=origin, role="staff")
+    db.session.commit()
+    db.session.refresh(reading_import)
+    return result
