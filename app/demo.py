@@ -116,7 +116,13 @@ def seed() -> str:
     demo_hash = passwords.hash_password(DEMO_PASSWORD)
 
     def user(login: str, full_name: str, **extra) -> User:
-        u = User(login=login, password_hash=demo_hash, full_name=full_name, full_name_locked=True, **extra)
+        from datetime import timedelta
+
+        from app.models.base import utcnow
+
+        # Accounts "issued" a year ago, so the demo notices of the last weeks count as unread.
+        u = User(login=login, password_hash=demo_hash, full_name=full_name, full_name_locked=True,
+                 created_at=utcnow() - timedelta(days=365), **extra)
         db.session.add(u)
         return u
 
@@ -272,7 +278,8 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
         submitted_now = rng.random() < 0.55  # about half the premises have handed in this month already
         installed = date(2021 + index % 3, 1 + index % 12, 10)
         for resource, zone, place, digits in registers:
-            serial = f"{'ВС' if resource != Resource.ELECTRICITY else 'Э'}{40000 + index * 7 + len(zone or ''):06d}"
+            prefix = {Resource.COLD_WATER: "ХВ", Resource.HOT_WATER: "ГВ"}.get(resource, "Э")
+            serial = f"{prefix}{40000 + index * 7:06d}"  # the registers of one electricity meter share it
             verification = installed.replace(year=installed.year + (16 if resource == Resource.ELECTRICITY else 6))
             if premises is owner2_premises and resource == Resource.HOT_WATER:
                 verification = today - timedelta(days=20)  # expired: shows the owner what to do

@@ -40,21 +40,45 @@ def build(rounds_history: int = 12) -> tuple[int, int]:
         for floor in range(1, 11):
             for _ in range(5):
                 number += 1
-                p = Premises(building_id=building.id, number=str(number), entrance=entrance, floor=floor,
-                             account_number=f"3{number:07d}")
+                p = Premises(
+                    building_id=building.id,
+                    number=str(number),
+                    entrance=entrance,
+                    floor=floor,
+                    account_number=f"3{number:07d}",
+                )
                 db.session.add(p)
                 db.session.flush()
-                for resource, zone in (("cold_water", None), ("hot_water", None), ("electricity", "T1"),
-                                       ("electricity", "T2")):
-                    m = Meter(premises_id=p.id, building_id=building.id, resource=resource, zone=zone,
-                              serial_number=f"B{number:05d}", digits=6, initial_value=0)
+                for resource, zone in (
+                    ("cold_water", None),
+                    ("hot_water", None),
+                    ("electricity", "T1"),
+                    ("electricity", "T2"),
+                ):
+                    m = Meter(
+                        premises_id=p.id,
+                        building_id=building.id,
+                        resource=resource,
+                        zone=zone,
+                        serial_number=f"B{number:05d}",
+                        digits=6,
+                        initial_value=0,
+                    )
                     db.session.add(m)
                     db.session.flush()
                     value = Decimal(rng.randint(10, 500))
                     for back in range(rounds_history, 0, -1):
                         value += Decimal(rng.randint(1, 9))
-                        readings.append(dict(meter_id=m.id, period=add_months(this_month, -back), value=value,
-                                             source="owner", entered_at=now - timedelta(days=30 * back), version=1))
+                        readings.append(
+                            dict(
+                                meter_id=m.id,
+                                period=add_months(this_month, -back),
+                                value=value,
+                                source="owner",
+                                entered_at=now - timedelta(days=30 * back),
+                                version=1,
+                            )
+                        )
     db.session.execute(Reading.__table__.insert(), readings)
     db.session.commit()
     return building.id, staff.id
@@ -78,8 +102,11 @@ def main(rounds: int = 15) -> None:
         s["_user_id"] = session_id
     print(f"300 premises × 4 registers = {len(meter_ids)} cells, {len(meter_ids) * 12} readings of history")
     print(f"{'request':46} {'median ms':>10} {'p90 ms':>8} {'queries':>8} {'bytes':>8} {'gzip':>7}")
-    for label, query in (("grid, one entrance (default)", ""), ("grid, all 6 entrances", "&entrance="),
-                         ("grid, only missing, all entrances", "&entrance=&missing=1")):
+    for label, query in (
+        ("grid, one entrance (default)", ""),
+        ("grid, all 6 entrances", "&entrance="),
+        ("grid, only missing, all entrances", "&entrance=&missing=1"),
+    ):
         url_ = f"/manage/readings?building={building_id}{query}"
         client.get(url_)
         times = []
@@ -89,18 +116,26 @@ def main(rounds: int = 15) -> None:
             r = client.get(url_)
             times.append((time.perf_counter() - t) * 1000)
         assert r.status_code == 200
-        print(f"{label:46} {statistics.median(times):10.1f} {sorted(times)[int(rounds * .9)]:8.1f} "
-              f"{queries['n']:8d} {len(r.data):8d} {len(gzip.compress(r.data)):7d}")
+        print(
+            f"{label:46} {statistics.median(times):10.1f} {sorted(times)[int(rounds * 0.9)]:8.1f} "
+            f"{queries['n']:8d} {len(r.data):8d} {len(gzip.compress(r.data)):7d}"
+        )
     times = []
-    for i, meter_id in enumerate(meter_ids[: rounds * 2]):
+    for meter_id in meter_ids[: rounds * 2]:
         queries["n"] = 0
         t = time.perf_counter()
-        r = client.post(f"/manage/readings/{period}/meters/{meter_id}", data={"value": "9999", "version": ""},
-                        headers={"HX-Request": "true", "HX-Target": f"reading-cell-{meter_id}"})
+        r = client.post(
+            f"/manage/readings/{period}/meters/{meter_id}",
+            data={"value": "9999", "version": ""},
+            headers={"HX-Request": "true", "HX-Target": f"reading-cell-{meter_id}"},
+        )
         times.append((time.perf_counter() - t) * 1000)
         assert r.status_code == 200, r.text
-    print(f"{'one cell save (htmx, new reading)':46} {statistics.median(times):10.1f} "
-          f"{sorted(times)[int(len(times) * .9)]:8.1f} {queries['n']:8d} {len(r.data):8d} {len(gzip.compress(r.data)):7d}")
+    print(
+        f"{'one cell save (htmx, new reading)':46} {statistics.median(times):10.1f} "
+        f"{sorted(times)[int(len(times) * 0.9)]:8.1f} {queries['n']:8d} {len(r.data):8d} "
+        f"{len(gzip.compress(r.data)):7d}"
+    )
 
 
 if __name__ == "__main__":

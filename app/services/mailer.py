@@ -37,10 +37,12 @@ def outbox_enqueue(*, to: str, subject: str, template: str, dedupe_key: str, now
     }
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # RETURNING tells reliably whether a row went in (psycopg reports rowcount -1 for this statement).
     result = db.session.execute(
         insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
     )
-    return bool(result.rowcount)
+    return result.first() is not None
 
 
 @dataclass

@@ -9,7 +9,7 @@ from app.htmx import render_fragment, targets
 from app.models import Building, Meter
 from app.models.base import utcnow
 from app.models.people import Role
-from app.permissions import building_for, managed_buildings, roles_required
+from app.permissions import building_for, managed_buildings, roles_required, uk_org_ids
 from app.services import readings as svc
 from app.services.errors import Conflict, Invalid, Locked, NotAllowed
 from app.services.periods import add_months, current_month, parse_period, window_state
@@ -52,6 +52,7 @@ def readings_grid():
         "buildings": buildings, "building": building, "period": period, "periods": periods, "entrance": entrance,
         "missing": missing, "rows": [r for r in rows if r.lines], "total": total, "entrances": entrances,
         "today": svc.local_today(utcnow()),
+        "uk_orgs": uk_org_ids(current_user),
     }
     if targets("readings-grid"):
         return render_fragment("manage/_readings_grid.html", **context)
