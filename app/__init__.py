@@ -17,7 +17,7 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
-BLUEPRINTS = ("auth", "home", "profile", "apartment", "readings", "receipts", "notices", "announcements", "manage")
+BLUEPRINTS = ("auth", "home", "profile", "apartment", "readings", "receipts", "notices", "announcements", "appeals", "questions", "manage")
 
 
 def create_app(config: object | str | None = None) -> Flask:

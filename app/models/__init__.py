@@ -1,5 +1,14 @@
 """Domain models, one module per domain."""
 
+from app.models.appeals import (
+    Appeal,
+    AppealCategory,
+    AppealCounter,
+    AppealEvent,
+    AppealPhoto,
+    Question,
+    QuestionMessage,
+)
 from app.models.audit import AuditLog, ConsentRecord
 from app.models.billing import (
     Charge,
@@ -26,6 +35,13 @@ from app.models.orgs import Organisation, StaffMembership
 from app.models.people import User
 
 __all__ = [
+    "Appeal",
+    "AppealCategory",
+    "AppealCounter",
+    "AppealEvent",
+    "AppealPhoto",
+    "Question",
+    "QuestionMessage",
     "Announcement",
     "AnnouncementReport",
     "Notice",

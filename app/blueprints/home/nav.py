@@ -31,6 +31,8 @@ def navigation(user: User) -> list[NavItem]:
     if user.has_role(Role.STAFF, Role.COUNCIL):
         items.append(NavItem("manage.index", "Управление", ("/manage/", "/manage/buildings", "/manage/premises",
                                                              "/manage/accounts")))
+    if user.has_role(Role.OWNER):
+        items.append(NavItem("questions.index", "Вопросы", ("/questions",)))
     items.append(NavItem("notices.index", "Оповещения", ("/notices",)))
     items.append(NavItem("announcements.index", "Объявления", ("/announcements",)))
     items.append(NavItem("profile.index", "Мой профиль", ("/profile",)))

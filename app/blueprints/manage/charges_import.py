@@ -22,7 +22,7 @@ from app.models.base import utcnow
 from app.models.people import Role
 from app.permissions import building_for, roles_required, uk_org_ids
 from app.services import charges_import as svc
-from app.services.errors import Invalid
+from app.services.errors import Conflict, Invalid
 from app.services.periods import add_months, current_month, parse_period
 from app.web import form_error, origin
 
@@ -175,9 +175,11 @@ def charges_import_confirm():
     try:
         result = svc.charges_import_apply(actor=current_user, building=building, period=period,
                                           token=form.token.data or "", origin=origin())
-    except svc.ImportRejected as error:
+    except svc.ImportRejected as error:  # rows that fail now: the preview again, with the errors
         return _preview_page(error.preview, status=409, message=error.message)
-    except Invalid as error:
+    except Conflict as error:  # the charges changed at the same moment
+        return _stale(building, period, error.message, 409)
+    except Invalid as error:  # a damaged or outdated confirmation
         return _stale(building, period, error.message, 422)
     replaced = result.replaced_import + result.replaced_computed
     flash(f"Начисления за {period_ru(period)} загружены: строк — {result.rows}, помещений — {result.premises}, "

@@ -1,0 +1,3 @@
+"""Appeals (Обращения)."""
+
+from app.blueprints.appeals import bp  # noqa: F401
