@@ -17,7 +17,19 @@ CSP = (
     "form-action 'self'; frame-ancestors 'none'"
 )
 
-BLUEPRINTS = ("auth", "home", "profile", "apartment", "readings", "receipts", "notices", "announcements", "appeals", "questions", "manage")
+BLUEPRINTS = (
+    "auth",
+    "home",
+    "profile",
+    "apartment",
+    "readings",
+    "receipts",
+    "notices",
+    "announcements",
+    "appeals",
+    "questions",
+    "manage",
+)
 
 
 def create_app(config: object | str | None = None) -> Flask:

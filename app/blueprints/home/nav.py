@@ -32,7 +32,10 @@ def navigation(user: User) -> list[NavItem]:
         items.append(NavItem("manage.index", "Управление", ("/manage/", "/manage/buildings", "/manage/premises",
                                                              "/manage/accounts")))
     if user.has_role(Role.OWNER):
+        items.append(NavItem("appeals.index", "Обращения", ("/appeals",)))
         items.append(NavItem("questions.index", "Вопросы", ("/questions",)))
+    if user.has_role(Role.STAFF):
+        items.append(NavItem("manage.appeals_board", "Обращения", ("/manage/appeals",)))
     items.append(NavItem("notices.index", "Оповещения", ("/notices",)))
     items.append(NavItem("announcements.index", "Объявления", ("/announcements",)))
     items.append(NavItem("profile.index", "Мой профиль", ("/profile",)))

@@ -2,4 +2,13 @@ from flask import Blueprint
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
-from app.blueprints.manage import charges_import, exchange, inbox, meters, readings, receipts, routes  # noqa: E402,F401
+from app.blueprints.manage import (  # noqa: E402,F401
+    appeals,
+    charges_import,
+    exchange,
+    inbox,
+    meters,
+    readings,
+    receipts,
+    routes,
+)

@@ -1,0 +1,614 @@
+"""Appeals (обращения) to the УК: filing with photos, incoming numbers, deadlines, the status lifecycle.
+
+ПП РФ № 416 (verify the numbers against the current text): an appeal is registered on the day it arrives and
+gets an incoming number; a written reply within 10 working days, basic information by the next working day;
+emergencies are localised within 30 minutes. Categories and their deadlines are configurable per organisation.
+"""
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.extensions import db
+from app.formatting import datetime_ru
+from app.models import Appeal, AppealCategory, AppealCounter, AppealEvent, AppealPhoto, Premises, User
+from app.models.appeals import APPEAL_STATUS_LABELS, AppealStatus, DeadlineUnit
+from app.models.base import utcnow
+from app.permissions import uk_org_ids
+from app.services.errors import Conflict, Invalid, Locked, NotAllowed
+from app.services.mailer import outbox_enqueue
+from app.services.periods import TZ
+from app.services.validation import clean_text, validate_all
+from app.services.workcalendar import working_deadline
+
+MAX_PHOTOS = 3
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_SIDE = 1600
+REOPEN_DAYS = 14
+Image.MAX_IMAGE_PIXELS = 40_000_000  # larger images are refused (decompression bombs)
+
+PLACES = {
+    "premises": "В квартире",
+    "entrance": "Подъезд, лестница",
+    "elevator": "Лифт",
+    "roof": "Крыша, чердак",
+    "basement": "Подвал",
+    "yard": "Двор, придомовая территория",
+    "facade": "Фасад, окна, двери",
+    "other": "Другое",
+}
+
+DEFAULT_CATEGORIES = [
+    ("EMERGENCY", "Авария: вода, отопление, электричество, канализация", DeadlineUnit.MINUTES, 30, True),
+    ("REPAIR", "Заявка на ремонт", DeadlineUnit.WORKING_DAYS, 10, False),
+    ("COMPLAINT", "Жалоба", DeadlineUnit.WORKING_DAYS, 10, False),
+    ("INFO", "Запрос информации", DeadlineUnit.WORKING_DAYS, 1, False),
+    ("OTHER", "Другое", DeadlineUnit.WORKING_DAYS, 10, False),
+]
+
+S = AppealStatus
+# Every allowed transition, and who makes it. Anything else is refused.
+TRANSITIONS: dict[tuple[AppealStatus, AppealStatus], str] = {
+    (S.REGISTERED, S.IN_PROGRESS): "staff",
+    (S.REGISTERED, S.DONE): "staff",
+    (S.IN_PROGRESS, S.DONE): "staff",
+    (S.REGISTERED, S.REJECTED): "staff",
+    (S.IN_PROGRESS, S.REJECTED): "staff",
+    (S.DONE, S.CLOSED): "owner",  # the owner confirms the result
+    (S.REJECTED, S.CLOSED): "owner",
+    (S.DONE, S.IN_PROGRESS): "owner",  # reopen within 14 days, with a reason
+}
+NEEDS_REASON = {(S.REGISTERED, S.REJECTED), (S.IN_PROGRESS, S.REJECTED), (S.DONE, S.IN_PROGRESS)}
+
+
+def categories_for(organisation_id: int) -> list[AppealCategory]:
+    """The organisation's categories; a new organisation starts with the defaults."""
+    rows = list(
+        db.session.scalars(
+            select(AppealCategory)
+            .where(AppealCategory.organisation_id == organisation_id, AppealCategory.active.is_(True))
+            .order_by(AppealCategory.sort_order, AppealCategory.id)
+        )
+    )
+    if rows:
+        return rows
+    for order, (code, name, unit, value, emergency) in enumerate(DEFAULT_CATEGORIES):
+        db.session.add(
+            AppealCategory(
+                organisation_id=organisation_id,
+                code=code,
+                name=name,
+                deadline_unit=unit,
+                deadline_value=value,
+                emergency=emergency,
+                sort_order=order,
+            )
+        )
+    try:
+        db.session.commit()
+    except IntegrityError:  # another request created them meanwhile
+        db.session.rollback()
+    return categories_for(organisation_id)
+
+
+def deadline_for(category: AppealCategory, registered_at: datetime) -> datetime:
+    if category.deadline_unit == DeadlineUnit.WORKING_DAYS:
+        return working_deadline(registered_at, category.deadline_value)
+    minutes = category.deadline_value * (60 if category.deadline_unit == DeadlineUnit.HOURS else 1)
+    return registered_at + timedelta(minutes=minutes)
+
+
+def deadline_text(category: AppealCategory) -> str:
+    n = category.deadline_value
+    if category.deadline_unit == DeadlineUnit.WORKING_DAYS:
+        return f"{n} раб. дн."
+    return f"{n} ч" if category.deadline_unit == DeadlineUnit.HOURS else f"{n} мин"
+
+
+# --- photos ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class CleanPhoto:
+    data: bytes
+    width: int
+    height: int
+
+
+def clean_photo(upload: Upload, field: str = "photos") -> CleanPhoto:
+    """Check by content (not by name), re-encode as JPEG, strip EXIF (location!), downscale to 1600 px."""
+    name = upload.filename or "файл"
+    if len(upload.data) > MAX_PHOTO_BYTES:
+        raise Invalid(field, f"{name}: файл больше 10 МБ. Сожмите фото или сделайте снимок поменьше")
+    if not upload.data:
+        raise Invalid(field, f"{name}: пустой файл")
+    try:
+        with Image.open(io.BytesIO(upload.data)) as probe:
+            kind = probe.format
+            probe.verify()
+        if kind not in {"JPEG", "PNG", "WEBP", "MPO"}:
+            raise UnidentifiedImageError(kind)
+        with Image.open(io.BytesIO(upload.data)) as image:
+            image = ImageOps.exif_transpose(image)
+            image = image.convert("RGB")
+            image.thumbnail((MAX_SIDE, MAX_SIDE))
+            out = io.BytesIO()
+            image.save(out, "JPEG", quality=82, optimize=True)  # no exif= argument: metadata is dropped
+            return CleanPhoto(out.getvalue(), image.width, image.height)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise Invalid(field, f"{name}: это не фотография в формате JPEG или PNG") from None
+
+
+def _photos(uploads: list[Upload]) -> list[CleanPhoto]:
+    uploads = [u for u in uploads if u.filename or u.data]
+    if len(uploads) > MAX_PHOTOS:
+        raise Invalid("photos", f"Не больше {MAX_PHOTOS} фотографий")
+    return [clean_photo(u) for u in uploads]
+
+
+# --- filing --------------------------------------------------------------------------------------------------
+
+
+def appeal_file(
+    *,
+    actor: User,
+    premises: Premises,
+    category_id: int | str | None,
+    place_kind: str,
+    place_detail: str | None,
+    text: str,
+    photos: list[Upload] = (),
+    client_token: str | None = None,
+    now: datetime | None = None,
+) -> Appeal:
+    """Register an appeal: incoming number (per organisation and year), registration time, deadline.
+
+    A repeated submit with the same client token returns the appeal created by the first one.
+    """
+    now = now or utcnow()
+    if not any(o.premises_id == premises.id for o in actor.ownerships):
+        raise NotAllowed("Подать обращение по помещению может его собственник")
+    if client_token:
+        existing = db.session.scalar(
+            select(Appeal).where(Appeal.author_id == actor.id, Appeal.client_token == client_token)
+        )
+        if existing:
+            return existing
+    org_id = premises.building.organisation_id
+    categories = {c.id: c for c in categories_for(org_id)}
+
+    def category():
+        try:
+            return categories[int(category_id)]
+        except (TypeError, ValueError, KeyError):
+            raise Invalid("category_id", "Выберите, что случилось") from None
+
+    def place():
+        if place_kind not in PLACES:
+            raise Invalid("place_kind", "Выберите, где")
+        return place_kind
+
+    def body():
+        value = (text or "").strip()
+        if len(value) < 10:
+            raise Invalid("text", "Опишите, что случилось: не меньше 10 символов")
+        if len(value) > 4000:
+            raise Invalid("text", "Не больше 4000 символов")
+        return value
+
+    values = validate_all(
+        {
+            "category_id": category,
+            "place_kind": place,
+            "place_detail": lambda: (
+                clean_text(place_detail, "place_detail", "уточнение", max_len=120, required=False) or None
+            ),
+            "text": body,
+            "photos": lambda: _photos(list(photos)),
+        }
+    )
+    cat = values["category_id"]
+    local_year = now.astimezone(TZ).year
+    seq = _next_number(org_id, local_year)
+    appeal = Appeal(
+        organisation_id=org_id,
+        building_id=premises.building_id,
+        premises_id=premises.id,
+        author_id=actor.id,
+        category_id=cat.id,
+        number=f"{local_year}-{seq:06d}",
+        year=local_year,
+        seq=seq,
+        place_kind=values["place_kind"],
+        place_detail=values["place_detail"],
+        text=values["text"],
+        registered_at=now,
+        deadline_at=deadline_for(cat, now),
+        updated_at=now,
+        client_token=client_token,
+    )
+    db.session.add(appeal)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same client token from a parallel double submit: keep the first
+        db.session.rollback()
+        return db.session.scalar(
+            select(Appeal).where(Appeal.author_id == actor.id, Appeal.client_token == client_token)
+        )
+    event = AppealEvent(
+        appeal_id=appeal.id,
+        at=now,
+        actor_id=actor.id,
+        actor_role="owner",
+        kind="registered",
+        to_status=S.REGISTERED.value,
+        text=None,
+    )
+    db.session.add(event)
+    db.session.flush()
+    for photo in values["photos"]:
+        db.session.add(
+            AppealPhoto(
+                appeal_id=appeal.id,
+                event_id=event.id,
+                uploaded_by_id=actor.id,
+                width=photo.width,
+                height=photo.height,
+                size=len(photo.data),
+                data=photo.data,
+                created_at=now,
+            )
+        )
+    db.session.commit()
+    return appeal
+
+
+def _next_number(organisation_id: int, year: int) -> int:
+    """Take the next number under a row lock: parallel filings wait, failures roll the number back."""
+    table = AppealCounter.__table__
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    db.session.execute(
+        insert(table)
+        .values(organisation_id=organisation_id, year=year, last=0)
+        .on_conflict_do_nothing(index_elements=["organisation_id", "year"])
+    )
+    return db.session.execute(
+        update(table)
+        .where(table.c.organisation_id == organisation_id, table.c.year == year)
+        .values(last=table.c.last + 1)
+        .returning(table.c.last)
+    ).scalar_one()
+
+
+# --- who may do what ----------------------------------------------------------------------------------------
+
+
+def is_staff_of(actor: User, appeal: Appeal) -> bool:
+    return appeal.organisation_id in uk_org_ids(actor)
+
+
+def appeal_for(actor: User, appeal_id: int) -> Appeal | None:
+    appeal = db.session.get(Appeal, appeal_id)
+    if appeal is None:
+        return None
+    if appeal.author_id == actor.id or is_staff_of(actor, appeal):
+        return appeal
+    return None
+
+
+def _event(appeal: Appeal, actor: User, now: datetime, **kw) -> AppealEvent:
+    event = AppealEvent(
+        appeal_id=appeal.id,
+        at=now,
+        actor_id=actor.id,
+        actor_role="staff" if is_staff_of(actor, appeal) else "owner",
+        **kw,
+    )
+    db.session.add(event)
+    return event
+
+
+def _touch(appeal: Appeal, expected_version: int | None, now: datetime) -> None:
+    """Optimistic concurrency: a change based on a stale page is refused, not silently merged."""
+    if expected_version is not None and expected_version != appeal.version:
+        raise Conflict("Пока вы смотрели, обращение изменили. Обновите страницу и повторите действие.")
+    result = db.session.execute(
+        update(Appeal)
+        .where(Appeal.id == appeal.id, Appeal.version == appeal.version)
+        .values(version=Appeal.version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:
+        db.session.rollback()
+        raise Conflict("Пока вы смотрели, обращение изменили. Обновите страницу и повторите действие.")
+    db.session.refresh(appeal)
+
+
+def allowed_transitions(actor: User, appeal: Appeal, now: datetime) -> list[AppealStatus]:
+    result = []
+    for (src, dst), who in TRANSITIONS.items():
+        if src != appeal.status:
+            continue
+        if who == "staff" and is_staff_of(actor, appeal):
+            result.append(dst)
+        elif who == "owner" and appeal.author_id == actor.id:
+            if (src, dst) == (S.DONE, S.IN_PROGRESS) and not _reopen_open(appeal, now):
+                continue
+            result.append(dst)
+    return result
+
+
+def _reopen_open(appeal: Appeal, now: datetime) -> bool:
+    return appeal.done_at is not None and now - appeal.done_at <= timedelta(days=REOPEN_DAYS)
+
+
+def appeal_set_status(
+    *,
+    actor: User,
+    appeal: Appeal,
+    to: str,
+    reason: str | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Appeal:
+    now = now or utcnow()
+    try:
+        target = AppealStatus(to)
+    except ValueError:
+        raise Invalid("status", "Нет такого статуса") from None
+    key = (appeal.status, target)
+    who = TRANSITIONS.get(key)
+    if who is None:
+        raise Locked(f"Из статуса «{appeal.status_label}» нельзя перейти в «{APPEAL_STATUS_LABELS[target]}»")
+    if who == "staff" and not is_staff_of(actor, appeal):
+        raise NotAllowed("Статус меняет управляющая организация")
+    if who == "owner" and appeal.author_id != actor.id:
+        raise NotAllowed("Это решение принимает автор обращения")
+    if key == (S.DONE, S.IN_PROGRESS) and not _reopen_open(appeal, now):
+        raise Locked(f"Вернуть в работу можно в течение {REOPEN_DAYS} дней после выполнения. Подайте новое обращение")
+    text = clean_text(reason, "reason", "причину", max_len=1000, required=key in NEEDS_REASON) or None
+    _touch(appeal, expected_version, now)
+    previous = appeal.status
+    appeal.status = target
+    if target == S.DONE:
+        appeal.done_at = now
+    if target == S.CLOSED:
+        appeal.closed_at = now
+    if key == (S.DONE, S.IN_PROGRESS):
+        appeal.reopen_count += 1
+        appeal.done_at = None
+    _event(appeal, actor, now, kind="status", from_status=previous.value, to_status=target.value, text=text)
+    _notify_owner(appeal, now, actor)
+    db.session.commit()
+    return appeal
+
+
+def appeal_assign(*, actor: User, appeal: Appeal, assignee_id: int | None, now: datetime | None = None) -> Appeal:
+    now = now or utcnow()
+    if not is_staff_of(actor, appeal):
+        raise NotAllowed("Назначает исполнителя управляющая организация")
+    assignee = None
+    if assignee_id:
+        assignee = db.session.get(User, int(assignee_id))
+        if assignee is None or appeal.organisation_id not in uk_org_ids(assignee):
+            raise Invalid("assignee_id", "Выберите сотрудника своей организации")
+    _touch(appeal, None, now)
+    appeal.assignee_id = assignee.id if assignee else None
+    _event(appeal, actor, now, kind="assign", text=assignee.full_name if assignee else "снят", internal=True)
+    db.session.commit()
+    return appeal
+
+
+def appeal_comment(
+    *,
+    actor: User,
+    appeal: Appeal,
+    text: str,
+    internal: bool = False,
+    photos: list[Upload] = (),
+    now: datetime | None = None,
+) -> AppealEvent:
+    """A public comment (owner or staff, with photos) or an internal note (staff only, never shown to owners)."""
+    now = now or utcnow()
+    staff = is_staff_of(actor, appeal)
+    if not staff and appeal.author_id != actor.id:
+        raise NotAllowed("Комментировать может автор обращения или управляющая организация")
+    if internal and not staff:
+        raise NotAllowed("Внутренние заметки пишут только сотрудники")
+    if appeal.status == S.CLOSED:
+        raise Locked("Обращение закрыто")
+    values = validate_all(
+        {"text": lambda: clean_text(text, "text", "комментарий", max_len=2000), "photos": lambda: _photos(list(photos))}
+    )
+    _touch(appeal, None, now)
+    event = _event(appeal, actor, now, kind="note" if internal else "comment", text=values["text"], internal=internal)
+    db.session.flush()
+    for photo in values["photos"]:
+        db.session.add(
+            AppealPhoto(
+                appeal_id=appeal.id,
+                event_id=event.id,
+                uploaded_by_id=actor.id,
+                internal=internal,
+                width=photo.width,
+                height=photo.height,
+                size=len(photo.data),
+                data=photo.data,
+                created_at=now,
+            )
+        )
+    if not internal and staff:
+        _notify_owner(appeal, now, actor, comment=values["text"])
+    db.session.commit()
+    return event
+
+
+def appeal_rate(
+    *, actor: User, appeal: Appeal, rating: int | str, comment: str | None = None, now: datetime | None = None
+) -> Appeal:
+    now = now or utcnow()
+    if appeal.author_id != actor.id:
+        raise NotAllowed("Оценивает результат автор обращения")
+    if appeal.status not in (S.DONE, S.CLOSED):
+        raise Locked("Оценить можно выполненное обращение")
+    try:
+        value = int(rating)
+    except (TypeError, ValueError):
+        value = 0
+    if not 1 <= value <= 5:
+        raise Invalid("rating", "Поставьте оценку от 1 до 5")
+    appeal.rating = value
+    appeal.rating_comment = clean_text(comment, "rating_comment", "комментарий", max_len=500, required=False) or None
+    _touch(appeal, None, now)
+    _event(
+        appeal,
+        actor,
+        now,
+        kind="rating",
+        text=f"{value} из 5" + (f": {appeal.rating_comment}" if appeal.rating_comment else ""),
+    )
+    db.session.commit()
+    return appeal
+
+
+def _notify_owner(appeal: Appeal, now: datetime, actor: User, comment: str | None = None) -> None:
+    """A service message on every status change or public staff comment (if the owner has an email)."""
+    owner = appeal.author
+    if owner is None or not owner.email or owner.id == actor.id:
+        return
+    from app.urls import portal_url
+
+    outbox_enqueue(
+        to=owner.email,
+        subject=f"Обращение № {appeal.number}: {appeal.status_label.lower()}",
+        template="appeal_update",
+        dedupe_key=f"appeal:{appeal.id}:v{appeal.version}",
+        now=now,
+        appeal=appeal,
+        comment=comment,
+        url=portal_url("appeals.detail", appeal_id=appeal.id),
+    )
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+
+def timeline(actor: User, appeal: Appeal) -> list[tuple[AppealEvent, list[AppealPhoto]]]:
+    """Events oldest first with their photos; internal notes and photos only for staff."""
+    staff = is_staff_of(actor, appeal)
+    query = select(AppealEvent).where(AppealEvent.appeal_id == appeal.id)
+    photos_query = select(AppealPhoto.id, AppealPhoto.event_id).where(AppealPhoto.appeal_id == appeal.id)
+    if not staff:
+        query = query.where(AppealEvent.internal.is_(False))
+        photos_query = photos_query.where(AppealPhoto.internal.is_(False))
+    by_event: dict[int | None, list] = {}
+    for photo_id, event_id in db.session.execute(photos_query.order_by(AppealPhoto.id)):
+        by_event.setdefault(event_id, []).append(photo_id)
+    return [(e, by_event.get(e.id, [])) for e in db.session.scalars(query.order_by(AppealEvent.id))]
+
+
+def photo_for(actor: User, photo_id: int) -> AppealPhoto | None:
+    photo = db.session.get(AppealPhoto, photo_id)
+    if photo is None:
+        return None
+    appeal = appeal_for(actor, photo.appeal_id)
+    if appeal is None or (photo.internal and not is_staff_of(actor, appeal)):
+        return None
+    return photo
+
+
+def my_appeals(actor: User) -> list[Appeal]:
+    return list(
+        db.session.scalars(select(Appeal).where(Appeal.author_id == actor.id).order_by(Appeal.registered_at.desc()))
+    )
+
+
+def list_signature(actor: User) -> str:
+    """Changes whenever any of the actor's appeals changes: a cheap check for the polling list."""
+    count, total = db.session.execute(
+        select(func.count(Appeal.id), func.coalesce(func.sum(Appeal.version), 0)).where(Appeal.author_id == actor.id)
+    ).one()
+    return f"{count}-{total}"
+
+
+@dataclass(frozen=True)
+class BoardFilters:
+    status: str = ""
+    overdue: bool = False
+    building_id: int | None = None
+    category_id: int | None = None
+    assignee_id: int | None = None
+
+
+def board(actor: User, filters: BoardFilters, now: datetime) -> tuple[list[Appeal], dict[str, int]]:
+    """Staff board: appeals of the actor's organisations, overdue first, then by deadline; counts by status."""
+    orgs = uk_org_ids(actor)
+    if not orgs:
+        return [], {}
+    base = select(Appeal).where(Appeal.organisation_id.in_(orgs))
+    counts = dict(
+        db.session.execute(
+            select(Appeal.status, func.count(Appeal.id)).where(Appeal.organisation_id.in_(orgs)).group_by(Appeal.status)
+        ).all()
+    )
+    open_statuses = [S.REGISTERED, S.IN_PROGRESS]
+    overdue_count = (
+        db.session.scalar(
+            select(func.count(Appeal.id)).where(
+                Appeal.organisation_id.in_(orgs), Appeal.status.in_(open_statuses), Appeal.deadline_at < now
+            )
+        )
+        or 0
+    )
+    query = base
+    if filters.status in {s.value for s in AppealStatus}:
+        query = query.where(Appeal.status == filters.status)
+    elif filters.status != "all":
+        query = query.where(Appeal.status.in_(open_statuses + [S.DONE]))
+    if filters.overdue:
+        query = query.where(Appeal.status.in_(open_statuses), Appeal.deadline_at < now)
+    if filters.building_id:
+        query = query.where(Appeal.building_id == filters.building_id)
+    if filters.category_id:
+        query = query.where(Appeal.category_id == filters.category_id)
+    if filters.assignee_id:
+        query = query.where(Appeal.assignee_id == filters.assignee_id)
+    rows = list(db.session.scalars(query.order_by(Appeal.deadline_at).limit(300)))
+    overdue_first = sorted(rows, key=lambda a: (not is_overdue(a, now), a.deadline_at))
+    summary = {s.value: counts.get(s, 0) for s in AppealStatus} | {"overdue": overdue_count}
+    return overdue_first, summary
+
+
+def is_overdue(appeal: Appeal, now: datetime) -> bool:
+    return appeal.status in (S.REGISTERED, S.IN_PROGRESS) and appeal.deadline_at < now
+
+
+def colleagues(actor: User) -> list[User]:
+    from app.models import StaffMembership
+
+    orgs = uk_org_ids(actor)
+    return list(
+        db.session.scalars(
+            select(User)
+            .join(StaffMembership)
+            .where(StaffMembership.organisation_id.in_(orgs), User.active.is_(True))
+            .order_by(User.full_name)
+        )
+    )
+
+
+def deadline_label(appeal: Appeal) -> str:
+    return datetime_ru(appeal.deadline_at)
