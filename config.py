@@ -69,6 +69,9 @@ class Config:
     # Static files carry a content hash in their URL and are cached for a year
     STATIC_MAX_AGE = 60 * 60 * 24 * 365
 
+    # How often pages with a live status (appeals) ask the server for changes
+    LIVE_POLL_SECONDS = int(os.environ.get("LIVE_POLL_SECONDS", "30"))
+
     # Background jobs: "thread" (in-process), "external" (`flask receipts work`), "sync" (tests)
     JOBS_MODE = os.environ.get("JOBS_MODE", "thread")
 

@@ -245,6 +245,7 @@ def seed() -> str:
     db.session.commit()
     _seed_billing(uk, [b1, b2], staff, rng)
     _seed_messages(b1, b2, staff, council, rso_user, owner, owner2)
+    _seed_appeals(by_number, owner, owner2, staff)
     return (
         f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
         f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}."
@@ -502,3 +503,28 @@ def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
         ]
     )
     db.session.commit()
+
+
+def _seed_appeals(by_number, owner, owner2, staff) -> None:
+    """A few appeals in different states (numbers taken through the real service)."""
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+    from app.services import appeals
+
+    now = utcnow()
+    cats = {c.code: c.id for c in appeals.categories_for(by_number["12"].building.organisation_id)}
+    first = appeals.appeal_file(actor=owner, premises=by_number["12"], category_id=cats["REPAIR"],
+                                place_kind="entrance", place_detail="3 этаж, у лифта",
+                                text="Третий день не горит свет на лестничной площадке.", now=now - timedelta(days=6))
+    appeals.appeal_set_status(actor=staff, appeal=first, to="in_progress", now=now - timedelta(days=5))
+    appeals.appeal_comment(actor=staff, appeal=first, text="Электрик придёт в четверг с 10 до 13.",
+                           now=now - timedelta(days=5))
+    second = appeals.appeal_file(actor=owner2, premises=by_number["13"], category_id=cats["INFO"],
+                                 place_kind="other", place_detail=None,
+                                 text="Прошу разъяснить начисление за отопление в октябре.",
+                                 now=now - timedelta(days=3))
+    appeals.appeal_set_status(actor=staff, appeal=second, to="done", now=now - timedelta(days=2))
+    appeals.appeal_file(actor=owner, premises=by_number["12"], category_id=cats["COMPLAINT"], place_kind="yard",
+                        place_detail=None, text="Во дворе не вывозят мусор с понедельника.",
+                        now=now - timedelta(days=20))
