@@ -1,6 +1,6 @@
 """Russian formatting through Babel: money, dates, periods; all times shown in Asia/Chita."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -45,6 +45,16 @@ def datetime_ru(value: datetime | None) -> str:
     return format_datetime(local(value), "dd.MM.yyyy HH:mm", tzinfo=TZ, locale=LOCALE)
 
 
+def deadline_ru(value: datetime | None) -> str:
+    """A deadline at local midnight reads as 'до 04.12.2026 включительно', otherwise date and time."""
+    if value is None:
+        return ""
+    local_value = local(value)
+    if local_value.hour == 0 and local_value.minute == 0:
+        return f"до {date_ru(local_value.date() - timedelta(days=1))} включительно"
+    return f"до {datetime_ru(value)}"
+
+
 def period_ru(value: date | None) -> str:
     """'ноябрь 2026' (nominative month name)."""
     if value is None:
@@ -58,4 +68,5 @@ def register(app) -> None:
     app.add_template_filter(date_ru)
     app.add_template_filter(datetime_ru)
     app.add_template_filter(period_ru)
+    app.add_template_filter(deadline_ru)
     app.add_template_filter(format_phone, "phone")
