@@ -206,9 +206,12 @@ def my_announcements(actor: User) -> list[Announcement]:
 
 
 def reported(actor: User) -> list[tuple[Announcement, int]]:
-    """Active announcements with reports, for moderators of their buildings."""
-    rows = db.session.execute(select(Announcement, func.count(AnnouncementReport.id))
-                              .join(AnnouncementReport, AnnouncementReport.announcement_id == Announcement.id)
-                              .where(Announcement.status == "active").group_by(Announcement.id)
-                              .order_by(func.count(AnnouncementReport.id).desc())).all()
-    return [(a, n) for a, n in rows if can_moderate(actor, a)]
+    """Active announcements with reports, for moderators of their buildings (most reported first)."""
+    counts = dict(db.session.execute(select(AnnouncementReport.announcement_id, func.count(AnnouncementReport.id))
+                                     .group_by(AnnouncementReport.announcement_id)).all())
+    if not counts:
+        return []
+    items = db.session.scalars(select(Announcement).where(Announcement.id.in_(counts),
+                                                          Announcement.status == "active"))
+    rows = [(a, counts[a.id]) for a in items if can_moderate(actor, a)]
+    return sorted(rows, key=lambda row: (-row[1], row[0].id))
