@@ -3,6 +3,11 @@
   "use strict";
   var d = document, advance = null;
   d.documentElement.classList.add("js");
+  // On phones the section bar scrolls sideways: keep the current section in view.
+  d.addEventListener("DOMContentLoaded", function () {
+    var here = d.querySelector(".nav [aria-current=page]");
+    if (here && here.scrollIntoView) { here.scrollIntoView({block: "nearest", inline: "center"}); }
+  });
   // Selects marked data-autosubmit submit their form on change (the submit button is hidden with JS on).
   d.addEventListener("change", function (e) {
     var el = e.target;
