@@ -88,6 +88,7 @@ def test_owner_sees_lock_message_after_council_entry(app, world, meters, db):
     c = owner_client(app, world)
     page = c.get("/readings/").text
     assert "внесены советом дома 22.11.2026 12:00" in page and f'name="m{water.id}"' not in page
+    assert "/appeals/new" in page  # a link to file an appeal
     r = c.post("/readings/", data={f"m{water.id}": "125"})
     assert r.status_code == 422 and "через управляющую организацию" in r.text
 
