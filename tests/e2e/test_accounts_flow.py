@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import assert_accessible, assert_fits, login
 
@@ -79,7 +80,7 @@ def test_owner_switches_premises_with_the_header_select(page):
     page.goto("/apartment/")
     heading = page.get_by_role("heading", level=1).inner_text()
     page.get_by_label("Помещение").select_option(index=1)
-    page.wait_for_function("h => document.querySelector('h1').innerText !== h", arg=heading)
+    expect(page.get_by_role("heading", level=1)).not_to_have_text(heading)
     assert "Выбрано помещение" in page.locator("#flash").inner_text()
     assert page.url.endswith("/apartment/")
     assert_fits(page)

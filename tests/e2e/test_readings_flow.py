@@ -2,6 +2,7 @@
 keyboard; the owner of a cell the council filled sees the lock message."""
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
 from app.extensions import db
@@ -67,8 +68,7 @@ def test_council_types_three_cells_then_owner_sees_the_lock(page, browser, base_
     first.press("Enter")
     page.locator("td.cell-saved", has=page.get_by_label("кв. 13, Холодная вода")).wait_for()
     second = page.get_by_label("кв. 13, Горячая вода")
-    page.wait_for_function("() => document.activeElement && document.activeElement.getAttribute('aria-label') "
-                           "=== 'кв. 13, Горячая вода'")
+    expect(second).to_be_focused()
     # Invalid: letters. The cell says why and keeps focus and the typed text.
     page.keyboard.type("12о")
     page.keyboard.press("Enter")
@@ -80,9 +80,9 @@ def test_council_types_three_cells_then_owner_sees_the_lock(page, browser, base_
     second.fill(plus(page, second, 1))
     second.press("Enter")
     page.locator(".cell-saved", has=page.get_by_label("кв. 13, Горячая вода")).wait_for()
-    page.wait_for_function("() => document.activeElement && (document.activeElement.getAttribute('aria-label') "
-                           "|| '').startsWith('кв. 13, Электроэнергия')")  # single-rate, or the day (T1) register
-    third = page.get_by_label(page.evaluate("document.activeElement.getAttribute('aria-label')"), exact=True)
+    first_power = page.get_by_label("кв. 13, Электроэнергия").first  # single-rate, or the day (T1) register
+    expect(first_power).to_be_focused()
+    third = page.get_by_label(first_power.get_attribute("aria-label"), exact=True)
     third.fill(plus(page, third, 150))
     page.keyboard.press("Tab")  # leaving the cell saves it too
     page.locator(".cell-saved", has=third).wait_for()
