@@ -246,6 +246,7 @@ def seed() -> str:
     _seed_billing(uk, [b1, b2], staff, rng)
     _seed_messages(b1, b2, staff, council, rso_user, owner, owner2)
     _seed_appeals(by_number, owner, owner2, staff)
+    _seed_questions(b1, staff, owner, owner2)
     return (
         f"Demo loaded: 2 buildings, {len(p1) + len(p2)} premises, {extra + 9} accounts. "
         f"Log in as owner, owner2, council, staff, ukadmin, rso or admin with password {DEMO_PASSWORD}."
@@ -528,3 +529,43 @@ def _seed_appeals(by_number, owner, owner2, staff) -> None:
     appeals.appeal_file(actor=owner, premises=by_number["12"], category_id=cats["COMPLAINT"], place_kind="yard",
                         place_detail=None, text="Во дворе не вывозят мусор с понедельника.",
                         now=now - timedelta(days=20))
+
+
+def _seed_questions(b1, staff, owner, owner2) -> None:
+    """Questions for the inbox demo (no emails are queued for demo data): a new one and one to the council from
+    кв. 13, one claimed by `staff`, one answered by `staff`."""
+    from datetime import timedelta
+
+    from app.models import Question, QuestionMessage
+    from app.models.appeals import QuestionStatus
+    from app.models.base import utcnow
+
+    now, hour = utcnow(), timedelta(hours=1)
+    p12 = next(o.premises for o in owner.ownerships if o.premises.building_id == b1.id)
+    p13 = owner2.ownerships[0].premises
+
+    def question(author, premises, addressee, subject, text, *, at, claimed_by=None, reply=None):
+        q = Question(author_id=author.id, building_id=b1.id, premises_id=premises.id, addressee=addressee,
+                     organisation_id=b1.organisation_id if addressee == "uk" else None, subject=subject,
+                     status=QuestionStatus.ANSWERED if reply else QuestionStatus.NEW, created_at=at,
+                     updated_at=at + 2 * hour if reply else at, claimed_by_id=claimed_by.id if claimed_by else None,
+                     claimed_at=at + hour if claimed_by else None)
+        q.messages.append(QuestionMessage(author_id=author.id, from_owner=True, text=text, created_at=at))
+        if reply:
+            q.messages.append(QuestionMessage(author_id=claimed_by.id, from_owner=False, text=reply,
+                                              created_at=at + 2 * hour))
+        return q
+
+    db.session.add_all([
+        question(owner2, p13, "uk", "Не горит свет на 4 этаже",
+                 "Третью неделю не горит лампа у лифта на четвёртом этаже, вечером темно.", at=now - 5 * hour),
+        question(owner, p12, "uk", "Почему выросло начисление за отопление?",
+                 "Прошу объяснить, почему в октябре начисление за отопление выше, чем год назад.",
+                 at=now - 30 * hour, claimed_by=staff),
+        question(owner2, p13, "uk", "Когда уберут снег во дворе?", "Во дворе не проехать, сугробы у второго подъезда.",
+                 at=now - 72 * hour, claimed_by=staff,
+                 reply="Трактор будет в четверг с 8 до 12 часов. Просим убрать машины от второго подъезда."),
+        question(owner2, p13, "council", "Шлагбаум во дворе",
+                 "Можно ли включить в повестку общего собрания установку шлагбаума?", at=now - 48 * hour),
+    ])
+    db.session.commit()

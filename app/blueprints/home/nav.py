@@ -36,6 +36,8 @@ def navigation(user: User) -> list[NavItem]:
         items.append(NavItem("questions.index", "Вопросы", ("/questions",)))
     if user.has_role(Role.STAFF):
         items.append(NavItem("manage.appeals_board", "Обращения", ("/manage/appeals",)))
+    if user.has_role(Role.STAFF, Role.COUNCIL, Role.RSO):
+        items.append(NavItem("manage.inbox", "Вопросы жителей", ("/manage/inbox",)))
     items.append(NavItem("notices.index", "Оповещения", ("/notices",)))
     items.append(NavItem("announcements.index", "Объявления", ("/announcements",)))
     items.append(NavItem("profile.index", "Мой профиль", ("/profile",)))
