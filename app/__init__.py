@@ -4,7 +4,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from flask import Flask, flash, has_request_context, redirect, render_template, request, session, url_for
+from flask import Flask, flash, has_request_context, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app import formatting
@@ -191,8 +191,6 @@ def _init_request_hooks(app: Flask) -> None:
     def rollback_on_error(exc):
         if exc is not None:
             db.session.rollback()
-
-    app.jinja_env.globals["session_premises_key"] = lambda: session.get("premises_id")
 
 
 def _init_errors(app: Flask) -> None:

@@ -7,7 +7,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.extensions import db
-from app.models import Building, CouncilMembership, Ownership, Premises, User
+from app.models import Building, Ownership, Premises, User
 from app.models.orgs import OrgKind
 from app.models.people import Role
 
@@ -109,11 +109,3 @@ def owners_of(premises_id: int) -> list[User]:
             select(User).join(Ownership).where(Ownership.premises_id == premises_id).order_by(User.full_name)
         )
     )
-
-
-def is_council_of(actor: User, building_id: int) -> bool:
-    return db.session.scalar(
-        select(CouncilMembership.id).where(
-            CouncilMembership.user_id == actor.id, CouncilMembership.building_id == building_id
-        )
-    ) is not None

@@ -23,10 +23,6 @@ def form_error(form: Form, error: DomainError, fallback_field: str | None = None
             field.errors = [*field.errors, message]
 
 
-def has_errors(form: Form) -> bool:
-    return bool(form.form_errors) or any(f.errors for f in form)
-
-
 def edit_region(*, region_id: str, partial: str, page: str, form, save, context, page_url: str):
     """Click-to-edit for one region of a page, with and without JavaScript.
 

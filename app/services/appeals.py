@@ -14,7 +14,6 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from app.formatting import datetime_ru
 from app.models import Appeal, AppealCategory, AppealCounter, AppealEvent, AppealPhoto, Premises, User
 from app.models.appeals import APPEAL_STATUS_LABELS, AppealStatus, DeadlineUnit
 from app.models.base import utcnow
@@ -608,7 +607,3 @@ def colleagues(actor: User) -> list[User]:
             .order_by(User.full_name)
         )
     )
-
-
-def deadline_label(appeal: Appeal) -> str:
-    return datetime_ru(appeal.deadline_at)

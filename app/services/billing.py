@@ -27,7 +27,6 @@ from app.models.billing import (
     Payment,
     Service,
     Statement,
-    Tariff,
 )
 from app.permissions import uk_org_ids
 from app.services.audit import audit_record
@@ -330,7 +329,3 @@ def charges_for(premises_id: int, period: date) -> list[Charge]:
     return sorted(db.session.scalars(select(Charge).where(Charge.premises_id == premises_id,
                                                           Charge.period == period)),
                   key=lambda c: (c.service.sort_order, c.service.id))
-
-
-def service_tariffs(organisation_id: int) -> list[tuple[Service, list[Tariff]]]:
-    return [(s, list(s.tariffs)) for s in _services(organisation_id)]

@@ -2,7 +2,7 @@
 marks; email to those who opted in, through the durable outbox, exactly once per recipient."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, func, or_, select
@@ -428,10 +428,6 @@ def unread_count(user: User, *, now: datetime) -> int:
     )
 
 
-def is_unread_candidate(user: User, notice: Notice, now: datetime) -> bool:
-    return notice.published_at >= max(user.created_at or now, now - UNREAD_WINDOW)
-
-
 def notice_mark_read(*, user: User, notice: Notice, now: datetime | None = None) -> bool:
     """Mark as read (idempotent, safe under a double click). Returns True if it was unread."""
     exists = db.session.scalar(
@@ -556,7 +552,3 @@ def when(notice: Notice) -> str:
     if notice.starts_at:
         return f"с {datetime_ru(notice.starts_at)}"
     return ""
-
-
-def today_local(now: datetime) -> date:
-    return now.astimezone(TZ).date()

@@ -4,7 +4,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 
 import segno
 from flask import render_template
@@ -190,7 +189,3 @@ def batch_run(batch_id: int, *, chunk: int = 10) -> ReceiptBatch:
 def batches_pending() -> list[int]:
     return list(db.session.scalars(select(ReceiptBatch.id).where(ReceiptBatch.status == "queued")
                                    .order_by(ReceiptBatch.id)))
-
-
-def receipts_total(statement: Statement) -> Decimal:
-    return statement.amount_due

@@ -146,9 +146,7 @@ def withdraw(notice_id: int):
         svc.notice_withdraw(actor=current_user, notice=notice, reason=form.reason.data, origin=origin())
     except NotAllowed:
         abort(403)
-    except Invalid as error:
-        flash(error.message, "error")
-    except DomainError as error:
+    except DomainError as error:  # Invalid (no reason given) and Locked (already withdrawn)
         flash(error.message, "error")
     else:
         flash("Оповещение отменено.", "success")
