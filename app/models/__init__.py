@@ -33,6 +33,7 @@ from app.models.messaging import (
 from app.models.metering import Meter, Reading, ReadingImport, ReadingRevision, ReadingSubmission
 from app.models.orgs import Organisation, StaffMembership
 from app.models.people import User
+from app.models.security import RecoveryCode, UserSession, UserTotp
 
 __all__ = [
     "Appeal",
@@ -71,5 +72,8 @@ __all__ = [
     "Premises",
     "StaffMembership",
     "User",
+    "UserSession",
+    "UserTotp",
+    "RecoveryCode",
     "building_suppliers",
 ]

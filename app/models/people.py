@@ -53,6 +53,8 @@ class User(UserMixin, db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Start of the grace period for enrolling a second factor (staff, council, operators)
+    two_factor_required_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     ownerships: Mapped[list["Ownership"]] = relationship(  # noqa: F821
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"
