@@ -21,6 +21,7 @@ from app.models.billing import (
     Tariff,
 )
 from app.models.housing import Building, CouncilMembership, Ownership, Premises, building_suppliers
+from app.models.links import LinkStatus, OwnershipLinkRequest
 from app.models.messaging import (
     Announcement,
     AnnouncementReport,
@@ -68,7 +69,9 @@ __all__ = [
     "CouncilMembership",
     "Organisation",
     "OutboxMessage",
+    "LinkStatus",
     "Ownership",
+    "OwnershipLinkRequest",
     "Premises",
     "StaffMembership",
     "User",

@@ -1,17 +1,22 @@
-"""Accounts: login, password change, issuing credentials to owners, reset, deactivation."""
+"""Accounts: login, password change, issuing credentials to owners, reset, deactivation, linking premises.
+
+Authority over a person's account (reset, deactivate, unlink, credential letter) needs authority over every
+premises the account owns (`Access.may_administer`); linking an existing account to another premises needs
+that owner's consent (an `OwnershipLinkRequest` the owner accepts in their profile).
+"""
 
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.access import access_for, valid_id
 from app.extensions import db
-from app.models import Ownership, Premises, User
+from app.models import LinkStatus, Ownership, OwnershipLinkRequest, Premises, User
 from app.models.base import utcnow
-from app.permissions import can_manage_account, can_manage_building
 from app.services import passwords
 from app.services.audit import audit_record, primary_role
 from app.services.context import NO_ORIGIN, Origin
@@ -19,6 +24,7 @@ from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
 from app.services.validation import clean_text, normalize_email, normalize_phone, validate_all
 
 TEMP_PASSWORD_DAYS = 14
+LINK_REQUEST_DAYS = 14
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 BAD_CREDENTIALS = "Неверный логин или пароль"
 
@@ -128,6 +134,22 @@ def _parse_share(raw: str | None, field: str = "share") -> tuple[int, int]:
     return num, den
 
 
+
+def _premises_ids(user: User) -> list[int]:
+    return sorted(o.premises_id for o in user.ownerships)
+
+
+def _require_manager(actor: User, premises: Premises, message: str) -> None:
+    if not access_for(actor).manages(premises.building):
+        raise NotAllowed(message)
+
+
+def _require_authority(actor: User, user: User, message: str) -> None:
+    """Authority over every premises the account owns (or the operator), see Access.may_administer."""
+    if not access_for(actor).may_administer(user):
+        raise NotAllowed(message)
+
+
 def account_issue(
     *,
     actor: User,
@@ -142,8 +164,7 @@ def account_issue(
 ) -> IssuedCredentials:
     """Create an owner account for the premises with a temporary password (shown once)."""
     now = now or utcnow()
-    if not can_manage_building(actor, premises.building):
-        raise NotAllowed("Выдавать доступ может только управляющая организация или совет этого дома")
+    _require_manager(actor, premises, "Выдавать доступ может только управляющая организация или совет этого дома")
     values = validate_all({
         "full_name": lambda: clean_text(full_name, "full_name", "ФИО собственника", max_len=200),
         "login": lambda: _clean_login(login, premises),
@@ -193,23 +214,22 @@ def account_reset(
 ) -> IssuedCredentials:
     """Issue a new temporary password; ends the user's sessions."""
     now = now or utcnow()
-    if not can_manage_account(actor, user):
-        raise NotAllowed("Сбросить пароль этой учётной записи вы не можете")
+    _require_authority(actor, user, "Сбросить пароль этой учётной записи вы не можете")
     temporary = passwords.generate_temporary_password()
     expires = now + timedelta(days=TEMP_PASSWORD_DAYS)
     user.password_hash = passwords.hash_password(temporary)
     user.must_change_password = True
     user.temp_password_expires_at = expires
     user.session_version += 1
-    audit_record(actor=actor, action="password_reset", entity_type="user", entity_id=user.id, origin=origin)
+    audit_record(actor=actor, action="password_reset", entity_type="user", entity_id=user.id,
+                 changes={"premises_ids": _premises_ids(user)}, origin=origin)
     db.session.commit()
     return IssuedCredentials(user, temporary, expires)
 
 
 def account_set_active(*, actor: User, user: User, active: bool, origin: Origin = NO_ORIGIN) -> None:
     """Deactivate (ending every session) or reactivate an owner account."""
-    if not can_manage_account(actor, user):
-        raise NotAllowed("Изменить эту учётную запись вы не можете")
+    _require_authority(actor, user, "Изменить эту учётную запись вы не можете")
     if user.active == active:
         return
     user.active = active
@@ -220,16 +240,26 @@ def account_set_active(*, actor: User, user: User, active: bool, origin: Origin 
         action="account_activated" if active else "account_deactivated",
         entity_type="user",
         entity_id=user.id,
+        changes={"premises_ids": _premises_ids(user)},
         origin=origin,
     )
     db.session.commit()
 
 
-def letter_password_matches(*, actor: User, user: User, temporary_password: str) -> bool:
-    """The credential letter is printed only by whoever holds the still-unused temporary password."""
-    if not can_manage_account(actor, user) or not user.must_change_password:
-        return False
-    return passwords.verify_password(user.password_hash, temporary_password or "")
+LETTER_UNAVAILABLE = "Письмо можно распечатать, только пока временный пароль действует и не изменён"
+
+
+def account_letter_print(
+    *, actor: User, user: User, temporary_password: str, origin: Origin = NO_ORIGIN
+) -> None:
+    """Allow printing the credential letter and record it; only whoever holds the still-unused temporary
+    password (and has authority over the account) may print it. Raises Invalid('password') otherwise."""
+    _require_authority(actor, user, "Печатать письма для этой учётной записи вы не можете")
+    if not user.must_change_password or not passwords.verify_password(user.password_hash, temporary_password or ""):
+        raise Invalid("password", LETTER_UNAVAILABLE)
+    audit_record(actor=actor, action="letter_printed", entity_type="user", entity_id=user.id,
+                 changes={"premises_ids": _premises_ids(user)}, origin=origin)
+    db.session.commit()
 
 
 def user_create(
@@ -249,46 +279,10 @@ def user_create(
     return user
 
 
-def ownership_add(
-    *, actor: User, premises: Premises, login: str, share: str | None = None, origin: Origin = NO_ORIGIN
-) -> Ownership:
-    """Give an existing owner account access to one more premises (one person, several apartments)."""
-    if not can_manage_building(actor, premises.building):
-        raise NotAllowed("Выдавать доступ может только управляющая организация или совет этого дома")
-    values = validate_all({
-        "existing_login": lambda: _existing_owner_account(login, premises),
-        "existing_share": lambda: _parse_share(share, field="existing_share"),
-    })
-    user = values["existing_login"]
-    share_num, share_den = values["existing_share"]
-    ownership = Ownership(user_id=user.id, premises_id=premises.id, share_num=share_num, share_den=share_den)
-    db.session.add(ownership)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("Доступ к этому помещению только что выдали. Обновите страницу") from None
-    audit_record(actor=actor, role=primary_role(actor, premises.building_id), action="ownership_added",
-                 entity_type="user", entity_id=user.id, changes={"premises_id": premises.id}, origin=origin)
-    db.session.commit()
-    return ownership
-
-
-def _existing_owner_account(login: str | None, premises: Premises) -> User:
-    user = find_by_login(login or "")
-    if user is None:
-        raise Invalid("existing_login", "Учётной записи с таким логином нет. Проверьте логин")
-    if user.has_role("staff", "rso", "operator") and not user.ownerships:
-        raise Invalid("existing_login", "Это учётная запись сотрудника, к помещению её привязать нельзя")
-    if any(o.premises_id == premises.id for o in user.ownerships):
-        raise Invalid("existing_login", "У этой учётной записи уже есть доступ к этому помещению")
-    return user
-
-
 def ownership_remove(*, actor: User, premises: Premises, user: User, origin: Origin = NO_ORIGIN) -> None:
     """Withdraw a person's access to one premises (e.g. the apartment was sold)."""
-    if not can_manage_building(actor, premises.building) or not can_manage_account(actor, user):
-        raise NotAllowed("Отозвать этот доступ вы не можете")
+    _require_manager(actor, premises, "Отозвать этот доступ вы не можете")
+    _require_authority(actor, user, "Отозвать этот доступ вы не можете")
     ownership = next((o for o in user.ownerships if o.premises_id == premises.id), None)
     if ownership is None:
         raise NotFound("У этой учётной записи нет доступа к помещению")
@@ -296,3 +290,228 @@ def ownership_remove(*, actor: User, premises: Premises, user: User, origin: Ori
     audit_record(actor=actor, role=primary_role(actor, premises.building_id), action="ownership_removed",
                  entity_type="user", entity_id=user.id, changes={"premises_id": premises.id}, origin=origin)
     db.session.commit()
+
+
+# --- linking an existing account to another premises: a request the owner accepts --------------------------
+
+LINK_REQUESTED = (
+    "Если учётная запись с таким логином существует, её владелец увидит запрос в личном кабинете "
+    "и сможет его принять."
+)
+LINK_CLOSED = "Этот запрос уже закрыт. Обновите страницу"
+LINK_EXPIRED = "Срок действия запроса истёк. Если помещение ваше, попросите прислать новый запрос"
+
+
+def _clean_link_login(raw: str | None) -> str:
+    """The typed login, normalised as logins are; only its form is checked (never whether it exists)."""
+    login = unicodedata.normalize("NFKC", (raw or "").strip().lower())
+    if not login:
+        raise Invalid("existing_login", "Введите логин собственника")
+    if len(login) > 64:
+        raise Invalid("existing_login", "Логин не длиннее 64 символов")
+    return login
+
+
+def _link_target(login: str, premises: Premises) -> User | None:
+    """The owner account to ask, or None: no such login, a staff/supplier/operator account, or one that
+    already owns the premises. The caller must not let the answer show."""
+    user = find_by_login(login)
+    if user is None or user.is_operator:
+        return None
+    if user.has_role("staff", "rso", "operator") and not user.ownerships:
+        return None
+    if any(o.premises_id == premises.id for o in user.ownerships):
+        return None
+    return user
+
+
+def _staff_visible(now: datetime):
+    """Requests the staff still see: not accepted, not withdrawn by them, not past their term.
+
+    A declined request looks like an unanswered one until it expires, and a request for a login that does
+    not exist looks the same too: the staff learn only what the owner's acceptance tells them."""
+    return and_(
+        OwnershipLinkRequest.status.in_([LinkStatus.PENDING, LinkStatus.DECLINED]),
+        OwnershipLinkRequest.withdrawn_at.is_(None),
+        OwnershipLinkRequest.expires_at > now,
+    )
+
+
+def _expire_stale(premises_id: int, login: str, now: datetime) -> None:
+    db.session.execute(
+        update(OwnershipLinkRequest)
+        .where(OwnershipLinkRequest.premises_id == premises_id, OwnershipLinkRequest.login == login,
+               OwnershipLinkRequest.status == LinkStatus.PENDING, OwnershipLinkRequest.expires_at <= now)
+        .values(status=LinkStatus.EXPIRED)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def ownership_link_request(
+    *,
+    actor: User,
+    premises: Premises,
+    login: str,
+    share: str | None = None,
+    now: datetime | None = None,
+    origin: Origin = NO_ORIGIN,
+) -> None:
+    """Ask the holder of a login to accept the premises (one person, several apartments).
+
+    Returns nothing on purpose: whatever the login (none, a staff account, already an owner here, a real
+    owner), the same row is written and the caller shows the same LINK_REQUESTED message."""
+    now = now or utcnow()
+    _require_manager(actor, premises, "Выдавать доступ может только управляющая организация или совет этого дома")
+    values = validate_all({
+        "existing_login": lambda: _clean_link_login(login),
+        "existing_share": lambda: _parse_share(share, field="existing_share"),
+    })
+    login_value = values["existing_login"]
+    share_num, share_den = values["existing_share"]
+    role = primary_role(actor, premises.building_id)
+    _expire_stale(premises.id, login_value, now)
+    existing = db.session.scalar(
+        select(OwnershipLinkRequest).where(OwnershipLinkRequest.premises_id == premises.id,
+                                           OwnershipLinkRequest.login == login_value, _staff_visible(now))
+    )
+    if existing is None:
+        target = _link_target(login_value, premises)
+        existing = OwnershipLinkRequest(
+            premises_id=premises.id, login=login_value, user_id=target.id if target else None,
+            share_num=share_num, share_den=share_den, requested_by_id=actor.id, requested_role=role,
+            created_at=now, expires_at=now + timedelta(days=LINK_REQUEST_DAYS), status=LinkStatus.PENDING,
+        )
+        db.session.add(existing)
+        try:
+            db.session.flush()
+        except IntegrityError:  # the same request made at the same moment: it exists now, which is the goal
+            db.session.rollback()
+            return
+        repeat = False
+    else:
+        repeat = True
+    audit_record(actor=actor, role=role, action="link_requested", entity_type="ownership_link_request",
+                 entity_id=existing.id,
+                 changes={"premises_id": premises.id, "login": login_value, "share": f"{share_num}/{share_den}",
+                          **({"repeat": True} if repeat else {})},
+                 origin=origin)
+    db.session.commit()
+
+
+def link_requests_for_premises(*, actor: User, premises: Premises, now: datetime | None = None):
+    """The requests the staff see on the premises page (see _staff_visible)."""
+    _require_manager(actor, premises, "Запросы видят только управляющая организация и совет этого дома")
+    return list(db.session.scalars(
+        select(OwnershipLinkRequest)
+        .where(OwnershipLinkRequest.premises_id == premises.id, _staff_visible(now or utcnow()))
+        .order_by(OwnershipLinkRequest.created_at, OwnershipLinkRequest.id)
+    ))
+
+
+def link_requests_for_owner(*, actor: User, now: datetime | None = None) -> list[OwnershipLinkRequest]:
+    """Pending requests addressed to the actor's own account."""
+    now = now or utcnow()
+    return list(db.session.scalars(
+        select(OwnershipLinkRequest)
+        .where(OwnershipLinkRequest.user_id == actor.id, OwnershipLinkRequest.status == LinkStatus.PENDING,
+               OwnershipLinkRequest.expires_at > now)
+        .order_by(OwnershipLinkRequest.created_at, OwnershipLinkRequest.id)
+    ))
+
+
+def _own_request(actor: User, request_id) -> OwnershipLinkRequest:
+    key = valid_id(request_id)
+    request = db.session.get(OwnershipLinkRequest, key) if key is not None else None
+    if request is None or request.user_id != actor.id:
+        raise NotFound("Запрос не найден")
+    return request
+
+
+def _decidable(request: OwnershipLinkRequest, now: datetime, origin: Origin) -> None:
+    """A request the owner may still answer; an overdue one is closed (and says so)."""
+    if request.status != LinkStatus.PENDING or request.withdrawn_at is not None:
+        raise Conflict(LINK_CLOSED)
+    if request.expires_at <= now:
+        request.status = LinkStatus.EXPIRED
+        audit_record(actor=None, action="link_expired", entity_type="ownership_link_request",
+                     entity_id=request.id, changes={"premises_id": request.premises_id}, origin=origin)
+        db.session.commit()
+        raise Conflict(LINK_EXPIRED)
+
+
+def link_request_accept(
+    *, actor: User, request_id: int, now: datetime | None = None, origin: Origin = NO_ORIGIN
+) -> Ownership:
+    """The owner accepts: only now is the Ownership created."""
+    now = now or utcnow()
+    request = _own_request(actor, request_id)
+    _decidable(request, now, origin)
+    request.status = LinkStatus.ACCEPTED
+    request.decided_at = now
+    ownership = Ownership(user_id=actor.id, premises_id=request.premises_id,
+                          share_num=request.share_num, share_den=request.share_den)
+    db.session.add(ownership)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("Это помещение уже есть в вашей учётной записи. Обновите страницу") from None
+    audit_record(actor=actor, role="owner", action="link_accepted", entity_type="ownership_link_request",
+                 entity_id=request.id,
+                 changes={"premises_id": request.premises_id, "user_id": actor.id,
+                          "share": f"{request.share_num}/{request.share_den}"},
+                 origin=origin)
+    db.session.commit()
+    return ownership
+
+
+def link_request_decline(
+    *, actor: User, request_id: int, now: datetime | None = None, origin: Origin = NO_ORIGIN
+) -> None:
+    now = now or utcnow()
+    request = _own_request(actor, request_id)
+    _decidable(request, now, origin)
+    request.status = LinkStatus.DECLINED
+    request.decided_at = now
+    audit_record(actor=actor, role="owner", action="link_declined", entity_type="ownership_link_request",
+                 entity_id=request.id, changes={"premises_id": request.premises_id}, origin=origin)
+    db.session.commit()
+
+
+def link_request_withdraw(
+    *, actor: User, premises: Premises, request_id: int, now: datetime | None = None, origin: Origin = NO_ORIGIN
+) -> None:
+    """The staff or council take back a request they see on the premises page."""
+    now = now or utcnow()
+    _require_manager(actor, premises, "Отозвать запрос может только управляющая организация или совет этого дома")
+    key = valid_id(request_id)
+    request = db.session.get(OwnershipLinkRequest, key) if key is not None else None
+    if request is None or request.premises_id != premises.id:
+        raise NotFound("Запрос не найден")
+    visible = (request.status in (LinkStatus.PENDING, LinkStatus.DECLINED) and request.withdrawn_at is None
+               and request.expires_at > now)
+    if not visible:
+        raise Conflict(LINK_CLOSED)
+    if request.status == LinkStatus.PENDING:
+        request.status = LinkStatus.WITHDRAWN
+    request.withdrawn_at = now
+    audit_record(actor=actor, role=primary_role(actor, premises.building_id), action="link_withdrawn",
+                 entity_type="ownership_link_request", entity_id=request.id,
+                 changes={"premises_id": premises.id, "login": request.login}, origin=origin)
+    db.session.commit()
+
+
+def link_requests_expire(*, now: datetime | None = None, origin: Origin = NO_ORIGIN) -> int:
+    """Close every pending request past its term (a periodic job; answering one also closes it)."""
+    now = now or utcnow()
+    overdue = list(db.session.scalars(
+        select(OwnershipLinkRequest)
+        .where(OwnershipLinkRequest.status == LinkStatus.PENDING, OwnershipLinkRequest.expires_at <= now)
+        .with_for_update(skip_locked=True)
+    ))
+    for request in overdue:
+        request.status = LinkStatus.EXPIRED
+        audit_record(actor=None, action="link_expired", entity_type="ownership_link_request",
+                     entity_id=request.id, changes={"premises_id": request.premises_id}, origin=origin)
+    db.session.commit()
+    return len(overdue)

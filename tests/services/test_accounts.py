@@ -174,6 +174,11 @@ def test_reset_issues_new_password_and_ends_sessions(world):
         ("rso", "neighbour", False),
         ("staff", "ukadmin", False),  # staff accounts are not managed from a building
         ("council", "staff", False),
+        ("council", "owner", False),  # the owner also owns in building2, outside this council
+        ("staff", "owner", True),  # both of the owner's buildings are the УК's
+        ("staff_other", "owner", False),
+        ("operator", "neighbour", True),
+        ("operator", "staff", False),
     ],
 )
 def test_reset_permissions(world, actor, target, allowed):
@@ -207,42 +212,20 @@ def test_deactivation_ends_sessions_and_blocks_login(world):
     assert accounts.authenticate(login="neighbour", password=PASSWORD, now=NOW).id == world.neighbour.id
 
 
-def test_letter_only_with_the_unused_temporary_password(world):
+def test_letter_only_with_the_unused_temporary_password(world, db):
     issued = accounts.account_issue(actor=world.staff, premises=world.p2, full_name="Новикова Ольга", now=NOW)
     user = issued.user
-    assert accounts.letter_password_matches(actor=world.staff, user=user, temporary_password=issued.temporary_password)
-    assert not accounts.letter_password_matches(actor=world.staff, user=user, temporary_password="wrong")
-    assert not accounts.letter_password_matches(actor=world.staff_other, user=user,
-                                                temporary_password=issued.temporary_password)
+    accounts.account_letter_print(actor=world.staff, user=user, temporary_password=issued.temporary_password)
+    assert db.session.query(AuditLog).filter_by(action="letter_printed", entity_id=user.id).count() == 1
+    with pytest.raises(Invalid):
+        accounts.account_letter_print(actor=world.staff, user=user, temporary_password="wrong")
+    with pytest.raises(NotAllowed):
+        accounts.account_letter_print(actor=world.staff_other, user=user, temporary_password=issued.temporary_password)
     accounts.password_change(actor=user, current_password=issued.temporary_password,
                              new_password="новый надёжный пароль", confirm_password="новый надёжный пароль", now=NOW)
-    assert not accounts.letter_password_matches(actor=world.staff, user=user,
-                                                temporary_password=issued.temporary_password)
-
-
-def test_ownership_add_links_existing_account(world, db):
-    ownership = accounts.ownership_add(actor=world.staff, premises=world.p2, login="OWNER", share="1/4")
-    assert (ownership.user_id, ownership.share_num, ownership.share_den) == (world.owner.id, 1, 4)
-    assert world.p2.id in {p.id for p in world.owner.premises_list}
-    assert db.session.query(AuditLog).filter_by(action="ownership_added", entity_id=world.owner.id).count() == 1
-
-
-@pytest.mark.parametrize(
-    ("login", "share", "fields"),
-    [("nobody", "", {"existing_login"}), ("neighbour", "", {"existing_login"}), ("staff", "", {"existing_login"}),
-     ("owner", "7/5", {"existing_share"}), ("nobody", "x", {"existing_login", "existing_share"})],
-)
-def test_ownership_add_rejections(world, db, login, share, fields):
-    with pytest.raises(Invalid) as info:
-        accounts.ownership_add(actor=world.staff, premises=world.p2, login=login, share=share)
-    assert set(info.value.errors) == fields
-
-
-def test_ownership_add_scope(world):
-    with pytest.raises(NotAllowed):
-        accounts.ownership_add(actor=world.council, premises=world.p_b2, login="neighbour")
-    with pytest.raises(NotAllowed):
-        accounts.ownership_add(actor=world.owner, premises=world.p2, login="owner")
+    with pytest.raises(Invalid):
+        accounts.account_letter_print(actor=world.staff, user=user, temporary_password=issued.temporary_password)
+    assert db.session.query(AuditLog).filter_by(action="letter_printed", entity_id=user.id).count() == 1
 
 
 def test_ownership_remove(world, db):
@@ -253,3 +236,12 @@ def test_ownership_remove(world, db):
         accounts.ownership_remove(actor=world.council, premises=world.p2, user=world.neighbour)
     with pytest.raises(NotAllowed):
         accounts.ownership_remove(actor=world.staff_other, premises=world.p1, user=world.owner)
+
+
+def test_ownership_remove_needs_authority_over_every_premises_of_the_account(world, db):
+    # The owner also owns in building2, which the council of building 1 does not manage.
+    with pytest.raises(NotAllowed):
+        accounts.ownership_remove(actor=world.council, premises=world.p1, user=world.owner)
+    assert {o.premises_id for o in world.owner.ownerships} == {world.p1.id, world.p_b2.id}
+    accounts.ownership_remove(actor=world.staff, premises=world.p1, user=world.owner)
+    assert {o.premises_id for o in world.owner.ownerships} == {world.p_b2.id}

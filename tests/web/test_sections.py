@@ -126,14 +126,22 @@ def test_building_filters(app, world):
 
 def test_link_and_unlink_existing_account(app, world, db):
     c = login_as(app.test_client(), world.staff)
-    r = c.post(f"/manage/premises/{world.p2.id}/owners", data={"existing_login": "nobody", "existing_share": "1/2"})
-    assert r.status_code == 422 and "Учётной записи с таким логином нет" in r.text and 'value="nobody"' in r.text
+    r = c.post(f"/manage/premises/{world.p2.id}/owners", data={"existing_login": "", "existing_share": "1/2"})
+    assert r.status_code == 422 and "Введите логин собственника" in r.text and 'value="1/2"' in r.text
     assert "<title>Ошибка: " in r.text
     r = c.post(f"/manage/premises/{world.p2.id}/owners", data={"existing_login": "owner", "existing_share": ""})
     assert r.status_code == 303
-    assert "Иванова Анна Петровна" in c.get(r.headers["Location"]).text
+    page = c.get(r.headers["Location"]).text
+    assert "владелец увидит запрос" in page and "Иванова Анна Петровна" not in page
     owner_client = login_as(app.test_client(), world.owner)
+    # Nothing is shared before the owner accepts the request in the profile.
+    assert owner_client.post("/apartment/switch", data={"premises_id": world.p2.id}).status_code == 404
+    from app.models import OwnershipLinkRequest
+
+    request = db.session.query(OwnershipLinkRequest).filter_by(user_id=world.owner.id).one()
+    assert owner_client.post(f"/profile/links/{request.id}/accept").status_code == 303
     assert owner_client.post("/apartment/switch", data={"premises_id": world.p2.id}).status_code == 303
+    assert "Иванова Анна Петровна" in c.get(f"/manage/premises/{world.p2.id}").text
     r = c.post(f"/manage/premises/{world.p2.id}/owners/{world.owner.id}/remove")
     assert r.status_code == 303
     assert owner_client.post("/apartment/switch", data={"premises_id": world.p2.id}).status_code == 404

@@ -31,6 +31,8 @@ def navigation(user: User) -> list[NavItem]:
     if user.has_role(Role.STAFF, Role.COUNCIL):
         items.append(NavItem("manage.index", "Управление", ("/manage/", "/manage/buildings", "/manage/premises",
                                                              "/manage/accounts")))
+    if user.has_role(Role.UK_ADMIN, Role.OPERATOR):
+        items.append(NavItem("manage.audit", "Журнал", ("/manage/audit",)))
     if user.has_role(Role.OWNER):
         items.append(NavItem("appeals.index", "Обращения", ("/appeals",)))
         items.append(NavItem("questions.index", "Вопросы", ("/questions",)))

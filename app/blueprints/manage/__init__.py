@@ -4,6 +4,7 @@ bp = Blueprint("manage", __name__, url_prefix="/manage")
 
 from app.blueprints.manage import (  # noqa: E402,F401
     appeals,
+    audit,
     charges_import,
     exchange,
     inbox,

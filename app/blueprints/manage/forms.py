@@ -1,5 +1,5 @@
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField, TelField
+from wtforms import EmailField, HiddenField, SelectField, StringField, TelField
 from wtforms.validators import Length
 
 
@@ -18,3 +18,14 @@ class LetterForm(FlaskForm):
 class LinkAccountForm(FlaskForm):
     existing_login = StringField("Логин собственника", validators=[Length(max=64)])
     existing_share = StringField("Доля в праве", validators=[Length(max=20)])
+
+
+class AuditFilterForm(FlaskForm):
+    """GET filter of the account-authority log (no CSRF: it changes nothing)."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField("Действие", validate_choice=False)
+    date_from = StringField("С даты", validators=[Length(max=10, message="Введите дату в виде ДД.ММ.ГГГГ")])
+    date_to = StringField("По дату", validators=[Length(max=10, message="Введите дату в виде ДД.ММ.ГГГГ")])

@@ -1,30 +1,21 @@
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from app.access import access_for, account_get, managed_building_get, managed_buildings, owners_of, premises_get
 from app.blueprints.manage import bp
 from app.blueprints.manage.forms import IssueAccountForm, LetterForm, LinkAccountForm
 from app.htmx import render_fragment, targets
 from app.models.base import utcnow
 from app.models.people import Role
-from app.permissions import (
-    building_for,
-    can_manage_account,
-    managed_buildings,
-    owner_account_for,
-    owners_of,
-    premises_for,
-    roles_required,
-    uk_org_ids,
-)
 from app.services import accounts
 from app.services.apartment import premises_history
-from app.services.errors import DomainError
+from app.services.errors import Conflict, Invalid, NotFound
 from app.services.home import building_stats
 from app.services.letters import credential_letter_pdf
 from app.services.manage import building_premises_rows
 from app.services.meters import building_meters, premises_meters
 from app.services.periods import local_today
-from app.web import form_error, origin
+from app.web import form_error, origin, roles_required
 
 MANAGERS = (Role.STAFF, Role.COUNCIL)
 
@@ -38,19 +29,28 @@ def index():
 @bp.get("/buildings/<int:building_id>")
 @roles_required(*MANAGERS)
 def building(building_id: int):
-    building = building_for(current_user, building_id)
+    building = managed_building_get(actor=current_user, id=building_id)
     entrance = request.args.get("entrance", type=int)
     access = request.args.get("access", "")
     rows = building_premises_rows(building, entrance=entrance, status=access)
     context = {"building": building, "rows": rows, "entrance": entrance, "access": access,
                "building_meters": building_meters(building),
-               "can_manage_meters": building.organisation_id in uk_org_ids(current_user)}
+               "can_manage_meters": access_for(current_user).uk_manages(building)}
     if targets("premises-table"):
         return render_fragment("manage/_premises_table.html", **context)
     return render_template("manage/building.html", **context)
 
 
+def _managed_premises(premises_id: int):
+    """A premises of a building the actor manages (owners of it are no back office): else 404."""
+    premises = premises_get(actor=current_user, id=premises_id)
+    if not access_for(current_user).manages(premises.building):
+        raise NotFound("Не найдено")
+    return premises
+
+
 def _premises_page(premises, form=None, status=200, link_form=None):
+    access = access_for(current_user)
     owners = owners_of(premises.id)
     form = form or IssueAccountForm(formdata=None)
     link_form = link_form or LinkAccountForm(formdata=None)
@@ -58,13 +58,14 @@ def _premises_page(premises, form=None, status=200, link_form=None):
         "manage/premises.html",
         premises=premises,
         owners=owners,
-        manageable={u.id for u in owners if can_manage_account(current_user, u)},
+        manageable={u.id for u in owners if access.may_administer(u)},
+        link_requests=accounts.link_requests_for_premises(actor=current_user, premises=premises),
         history=premises_history(premises),
         form=form,
         link_form=link_form,
         page_has_errors=bool(form.errors or link_form.errors),
         meters=premises_meters(premises, include_archived=True),
-        can_manage_meters=premises.building.organisation_id in uk_org_ids(current_user),
+        can_manage_meters=access.uk_manages(premises.building),
         today=local_today(utcnow()),
     ), status
 
@@ -72,13 +73,13 @@ def _premises_page(premises, form=None, status=200, link_form=None):
 @bp.get("/premises/<int:premises_id>")
 @roles_required(*MANAGERS)
 def premises(premises_id: int):
-    return _premises_page(premises_for(current_user, premises_id))
+    return _premises_page(_managed_premises(premises_id))
 
 
 @bp.post("/premises/<int:premises_id>/accounts")
 @roles_required(*MANAGERS)
 def issue(premises_id: int):
-    premises = premises_for(current_user, premises_id)
+    premises = _managed_premises(premises_id)
     form = IssueAccountForm()
     if not form.validate():
         return _premises_page(premises, form, 422)
@@ -93,7 +94,7 @@ def issue(premises_id: int):
             share=form.share.data,
             origin=origin(),
         )
-    except DomainError as error:
+    except (Invalid, Conflict) as error:
         form_error(form, error, fallback_field="full_name")
         return _premises_page(premises, form, 422)
     return _issued_page(issued, premises_id=premises.id, new=True)
@@ -102,32 +103,47 @@ def issue(premises_id: int):
 @bp.post("/premises/<int:premises_id>/owners")
 @roles_required(*MANAGERS)
 def link(premises_id: int):
-    premises = premises_for(current_user, premises_id)
+    """Ask the holder of a login to accept this premises. The answer is the same whatever the login."""
+    premises = _managed_premises(premises_id)
     link_form = LinkAccountForm()
     if link_form.validate():
         try:
-            ownership = accounts.ownership_add(actor=current_user, premises=premises,
-                                               login=link_form.existing_login.data,
-                                               share=link_form.existing_share.data, origin=origin())
-        except DomainError as error:
+            accounts.ownership_link_request(actor=current_user, premises=premises,
+                                            login=link_form.existing_login.data,
+                                            share=link_form.existing_share.data, origin=origin())
+        except Invalid as error:
             form_error(link_form, error, fallback_field="existing_login")
         else:
-            flash(f"{ownership.user.full_name} получает доступ к помещению {premises.title}.", "success")
+            flash(accounts.LINK_REQUESTED, "success")
             return redirect(url_for("manage.premises", premises_id=premises.id), code=303)
     return _premises_page(premises, link_form=link_form, status=422)
+
+
+@bp.post("/premises/<int:premises_id>/links/<int:request_id>/withdraw")
+@roles_required(*MANAGERS)
+def link_withdraw(premises_id: int, request_id: int):
+    premises = _managed_premises(premises_id)
+    try:
+        accounts.link_request_withdraw(actor=current_user, premises=premises, request_id=request_id,
+                                       origin=origin())
+    except Conflict as error:
+        flash(error.message, "error")
+    else:
+        flash("Запрос отозван.", "success")
+    return redirect(url_for("manage.premises", premises_id=premises.id), code=303)
 
 
 @bp.post("/premises/<int:premises_id>/owners/<int:user_id>/remove")
 @roles_required(*MANAGERS)
 def unlink(premises_id: int, user_id: int):
-    premises = premises_for(current_user, premises_id)
-    user = owner_account_for(current_user, user_id)
+    premises = _managed_premises(premises_id)
+    user = account_get(actor=current_user, id=user_id)
     accounts.ownership_remove(actor=current_user, premises=premises, user=user, origin=origin())
     flash(f"Доступ {user.full_name} к помещению {premises.title} отозван.", "success")
     return redirect(url_for("manage.premises", premises_id=premises.id), code=303)
 
 
-def _issued_page(issued, *, premises_id: int, new: bool):
+def _issued_page(issued, *, premises_id: int | None, new: bool):
     response = make_response(render_template(
         "manage/issued.html", issued=issued, premises_id=premises_id, new=new,
         letter_form=LetterForm(formdata=None, data={"password": issued.temporary_password}),
@@ -135,22 +151,28 @@ def _issued_page(issued, *, premises_id: int, new: bool):
     return response
 
 
+def _back_premises_id(user) -> int | None:
+    """The premises page to return to: the one the form came from, if it is one of the account's."""
+    premises_id = request.form.get("premises_id", type=int)
+    return premises_id if premises_id in {o.premises_id for o in user.ownerships} else None
+
+
 @bp.post("/accounts/<int:user_id>/reset")
 @roles_required(*MANAGERS)
 def reset(user_id: int):
-    user = owner_account_for(current_user, user_id)
+    user = account_get(actor=current_user, id=user_id)
     issued = accounts.account_reset(actor=current_user, user=user, origin=origin())
-    return _issued_page(issued, premises_id=request.form.get("premises_id", type=int), new=False)
+    return _issued_page(issued, premises_id=_back_premises_id(user), new=False)
 
 
 @bp.post("/accounts/<int:user_id>/active")
 @roles_required(*MANAGERS)
 def set_active(user_id: int):
-    user = owner_account_for(current_user, user_id)
+    user = account_get(actor=current_user, id=user_id)
     active = request.form.get("active") == "1"
     accounts.account_set_active(actor=current_user, user=user, active=active, origin=origin())
     flash(f"Учётная запись {user.login} {'включена' if active else 'отключена, все её сеансы завершены'}.", "success")
-    premises_id = request.form.get("premises_id", type=int)
+    premises_id = _back_premises_id(user)
     target = url_for("manage.premises", premises_id=premises_id) if premises_id else url_for("manage.index")
     return redirect(target, code=303)
 
@@ -158,10 +180,12 @@ def set_active(user_id: int):
 @bp.post("/accounts/<int:user_id>/letter")
 @roles_required(*MANAGERS)
 def letter(user_id: int):
-    user = owner_account_for(current_user, user_id)
+    user = account_get(actor=current_user, id=user_id)
     form = LetterForm()
     password = form.password.data or ""
-    if not accounts.letter_password_matches(actor=current_user, user=user, temporary_password=password):
+    try:
+        accounts.account_letter_print(actor=current_user, user=user, temporary_password=password, origin=origin())
+    except Invalid:
         return render_template("manage/letter_unavailable.html", user=user), 422
     pdf = credential_letter_pdf(
         user=user,

@@ -1,11 +1,13 @@
-from flask import abort, current_app, redirect, url_for
+from flask import abort, current_app, flash, redirect, url_for
 from flask_login import current_user, login_required
 
 from app.blueprints.profile import bp
 from app.blueprints.profile.forms import ContactsForm, NameForm, PreferencesForm
 from app.htmx import render_fragment, targets
 from app.models.audit import ConsentAction, ConsentChannel
+from app.services import accounts
 from app.services import profile as profile_service
+from app.services.errors import Conflict
 from app.web import edit_region, origin
 
 SECTIONS = ("contacts", "name", "preferences")
@@ -19,6 +21,7 @@ def _context() -> dict:
         "consent_given": {c: r is not None and r.action == ConsentAction.GIVEN for c, r in state.items()},
         "consent_version": current_app.config["CONSENT_TEXT_VERSION"],
         "notice_email_effective": profile_service.notice_email_effective(current_user),
+        "link_requests": accounts.link_requests_for_owner(actor=current_user),
     }
 
 
@@ -95,3 +98,28 @@ def edit(section: str):
         context=_context,
         page_url=url_for("profile.index"),
     )
+
+
+@bp.post("/links/<int:request_id>/accept")
+@login_required
+def link_accept(request_id: int):
+    """The owner agrees to add the premises to their account (only now is it shared)."""
+    try:
+        ownership = accounts.link_request_accept(actor=current_user, request_id=request_id, origin=origin())
+    except Conflict as error:
+        flash(error.message, "error")
+    else:
+        flash(f"Помещение добавлено: {ownership.premises.full_address}.", "success")
+    return redirect(url_for("profile.index"), code=303)
+
+
+@bp.post("/links/<int:request_id>/decline")
+@login_required
+def link_decline(request_id: int):
+    try:
+        accounts.link_request_decline(actor=current_user, request_id=request_id, origin=origin())
+    except Conflict as error:
+        flash(error.message, "error")
+    else:
+        flash("Запрос отклонён. Помещение не добавлено.", "success")
+    return redirect(url_for("profile.index"), code=303)
