@@ -53,8 +53,15 @@ class Config:
     # Rate limits (Flask-Limiter); memory by default, Redis in production
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
     RATELIMIT_HEADERS_ENABLED = False
-    LOGIN_LIMIT_PER_ACCOUNT = "5 per minute; 20 per hour"
-    LOGIN_LIMIT_PER_IP = "20 per minute; 200 per hour"
+    # Failed logins (docs/decisions.md «Login rate limits»): one account from one address is limited
+    # tightly; one account from everywhere and one address over all accounts (a NAT) have higher ceilings.
+    RATELIMIT_ALLOW_MEMORY = _bool("RATELIMIT_ALLOW_MEMORY")  # production on memory:// only if set
+    LOGIN_LIMIT_PER_ACCOUNT_IP = "5 per minute; 20 per hour"
+    LOGIN_LIMIT_PER_ACCOUNT = "20 per minute; 100 per hour"
+    LOGIN_LIMIT_PER_IP = "100 per minute; 1000 per hour"
+    # Second factor: wrong codes per account; days staff, council and operators may still log in without it
+    TWO_FACTOR_LIMIT = "5 per minute; 20 per hour"
+    TWO_FACTOR_GRACE_DAYS = int(os.environ.get("TWO_FACTOR_GRACE_DAYS", "14"))
 
     # Mail
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
@@ -85,6 +92,7 @@ class DevConfig(Config):
 
 class ProdConfig(Config):
     REQUIRE_SECRET_KEY = True
+    RATELIMIT_REQUIRE_SHARED_STORAGE = True
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 

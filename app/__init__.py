@@ -93,8 +93,6 @@ def _sqlite_unicode_lower(app: Flask) -> None:
 
 
 def _init_login(app: Flask) -> None:
-    from app.models import User
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Войдите, чтобы продолжить."
@@ -103,13 +101,17 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str):
-        user_id, _, version = session_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
+        # The session id is the token of a live user_sessions row (app/services/sessions.py): logout
+        # revokes it, a password change, reset or deactivation bumps the user's session_version.
+        from flask import g
+
+        from app.services import sessions
+
+        live = sessions.session_load(token=session_id)
+        if live is None:
             return None
-        user = db.session.get(User, int(user_id))
-        if user is None or not user.active or user.session_version != int(version):
-            return None
-        return user
+        g.user_session = live.session
+        return live.user
 
     @login_manager.unauthorized_handler
     def unauthorized():
@@ -152,6 +154,28 @@ def _init_request_hooks(app: Flask) -> None:
             if is_htmx():
                 return "", 401, {"HX-Redirect": url_for("auth.change_password")}
             return redirect(url_for("auth.change_password"))
+        return None
+
+    # Staff, council and operators after the grace period: enrol a second factor before anything else.
+    allowed_while_two_factor = {"auth.two_factor", "auth.two_factor_start", "auth.two_factor_confirm",
+                                "auth.change_password", "auth.logout", "static"}
+
+    @app.before_request
+    def force_two_factor():
+        if not current_user.is_authenticated or request.endpoint in allowed_while_two_factor:
+            return None
+        from flask import g
+
+        from app.models.base import utcnow
+        from app.services import twofactor
+
+        live = g.get("user_session")
+        needed = twofactor.requirement(user=current_user, two_factor_passed=bool(live and live.two_factor_passed),
+                                       now=utcnow(), grace_days=app.config["TWO_FACTOR_GRACE_DAYS"])
+        if needed.overdue:
+            if is_htmx():
+                return "", 401, {"HX-Redirect": url_for("auth.two_factor")}
+            return redirect(url_for("auth.two_factor"))
         return None
 
     @app.context_processor

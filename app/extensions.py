@@ -1,6 +1,6 @@
 """Extension objects, bound to the app in create_app()."""
 
-from flask import request
+from flask import Flask, request, session
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -30,9 +30,52 @@ def client_ip() -> str:
     return get_remote_address() or "unknown"
 
 
-limiter = Limiter(key_func=client_ip, default_limits=[])
+class PortalLimiter(Limiter):
+    """Flask-Limiter that refuses to run production on per-process memory storage.
+
+    With memory:// every gunicorn worker counts on its own, so the login limits multiply by the number of
+    workers and reset on restart. A config with RATELIMIT_REQUIRE_SHARED_STORAGE (ProdConfig) must name a
+    shared store (RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0) unless it is debug/testing or
+    RATELIMIT_ALLOW_MEMORY=1 says explicitly that one process is all there is.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        uri = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
+        if (
+            uri.startswith("memory://")
+            and app.config.get("RATELIMIT_REQUIRE_SHARED_STORAGE")
+            and not (app.debug or app.testing or app.config.get("RATELIMIT_ALLOW_MEMORY"))
+        ):
+            raise RuntimeError(
+                "Rate limits need shared storage in production: set RATELIMIT_STORAGE_URI=redis://127.0.0.1:6379/0 "
+                "(or RATELIMIT_ALLOW_MEMORY=1 for a single process)"
+            )
+        super().init_app(app)
+
+
+limiter = PortalLimiter(key_func=client_ip, default_limits=[])
+
+
+def _submitted_login() -> str:
+    return (request.form.get("login") or "").strip().lower()[:100]
 
 
 def login_form_key() -> str:
-    """Rate-limit key for the account being tried (the submitted login)."""
-    return "login:" + (request.form.get("login") or "").strip().lower()[:100]
+    """Rate-limit key for the account being tried (the submitted login), from any address."""
+    return "login:" + _submitted_login()
+
+
+def login_account_ip_key() -> str:
+    """Rate-limit key for one account tried from one address: what a guesser behind one address hits first."""
+    return f"login-ip:{_submitted_login()}|{client_ip()}"
+
+
+def login_ip_key() -> str:
+    """The ceiling for one address over all accounts (high: a block of flats may share one NAT address)."""
+    return "login-from:" + client_ip()
+
+
+def two_factor_key() -> str:
+    """The account at the second login step (kept in the session between the two steps)."""
+    pending = session.get("2fa_pending") or {}
+    return f"2fa:{pending.get('u', 'none')}"

@@ -177,8 +177,11 @@ def world(db):
 
 def login_as(client, user):
     """Log a test client in without the login form (the form itself is tested separately)."""
+    from app.services import sessions
+
+    token = sessions.session_start(user=user, grace_starts=False)
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = token
         session["_fresh"] = True
     return client
 

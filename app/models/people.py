@@ -66,9 +66,14 @@ class User(UserMixin, db.Model):
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"
     )
 
-    # Flask-Login: the session id carries the version, so bumping it ends old sessions.
+    # Flask-Login: the session id is the token of a user_sessions row (app/services/sessions.py), set on the
+    # instance by sessions.session_start()/session_load(); the row records the session_version it was opened under.
+    session_token = None
+
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        if not self.session_token:
+            raise RuntimeError("no server-side session: call sessions.session_start() before login_user()")
+        return self.session_token
 
     @property
     def is_active(self) -> bool:

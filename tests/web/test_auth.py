@@ -114,37 +114,49 @@ def test_logout_is_post_only(client, world):
     assert client.get("/home").status_code == 302
 
 
-def test_login_rate_limited_per_account_across_ips(client, world):
-    for i in range(5):
-        r = client.post(
-            "/auth/login", data={"login": "owner", "password": "bad"}, environ_base={"REMOTE_ADDR": f"10.0.0.{i}"}
-        )
-        assert r.status_code == 422
-    r = client.post(
-        "/auth/login", data={"login": "owner", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.99"}
-    )
+def _try(client, login, password, ip):
+    return client.post("/auth/login", data={"login": login, "password": password}, environ_base={"REMOTE_ADDR": ip})
+
+
+def test_login_limits_are_per_account_and_address_with_higher_ceilings(app):
+    assert app.config["LOGIN_LIMIT_PER_ACCOUNT_IP"] == "5 per minute; 20 per hour"
+    assert app.config["LOGIN_LIMIT_PER_ACCOUNT"] == "20 per minute; 100 per hour"
+    assert app.config["LOGIN_LIMIT_PER_IP"] == "100 per minute; 1000 per hour"
+
+
+def test_login_rate_limited_per_account_from_one_address(client, world):
+    for _ in range(5):
+        assert _try(client, "owner", "bad", "10.0.0.1").status_code == 422
+    r = _try(client, "owner", PASSWORD, "10.0.0.1")
     assert r.status_code == 429
     assert "Слишком много попыток" in r.text
+    # The owner at home, on another address, is not locked out by a guesser elsewhere.
+    assert _try(client, "owner", PASSWORD, "10.0.0.2").status_code == 303
+
+
+def test_login_per_account_ceiling_across_addresses(client, world):
+    for i in range(20):  # a guesser spreading over addresses: 1 try from each
+        assert _try(client, "owner", "bad", f"10.0.1.{i}").status_code == 422
+    assert _try(client, "owner", PASSWORD, "10.0.2.1").status_code == 429
     # Another account from the same address is not affected.
-    r = client.post(
-        "/auth/login", data={"login": "neighbour", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.0.0.99"}
-    )
-    assert r.status_code == 303
+    assert _try(client, "neighbour", PASSWORD, "10.0.2.1").status_code == 303
 
 
-def test_login_rate_limited_per_ip(client, world):
-    for i in range(20):
-        client.post(
-            "/auth/login", data={"login": f"guess{i}", "password": "bad"}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
-        )
-    r = client.post(
-        "/auth/login", data={"login": "owner", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.9"}
-    )
-    assert r.status_code == 429
-    r = client.post(
-        "/auth/login", data={"login": "owner", "password": PASSWORD}, environ_base={"REMOTE_ADDR": "10.9.9.8"}
-    )
-    assert r.status_code == 303
+def test_nat_neighbours_are_not_locked_out_by_one_flat(client, world):
+    """A block of flats behind one provider address: one resident's typos lock only that account there."""
+    for _ in range(5):
+        assert _try(client, "owner", "bad", "10.5.5.5").status_code == 422
+    assert _try(client, "owner", PASSWORD, "10.5.5.5").status_code == 429
+    assert _try(client, "neighbour", "bad", "10.5.5.5").status_code == 422
+    assert _try(client, "neighbour", PASSWORD, "10.5.5.5").status_code == 303
+
+
+def test_login_ip_wide_ceiling_still_applies(app, client, world):
+    app.config["LOGIN_LIMIT_PER_IP"] = "12 per minute"  # the default is 100/min; same rule, fewer requests
+    for i in range(12):
+        assert _try(client, f"guess{i}", "bad", "10.9.9.9").status_code == 422
+    assert _try(client, "owner", PASSWORD, "10.9.9.9").status_code == 429
+    assert _try(client, "owner", PASSWORD, "10.9.9.8").status_code == 303
 
 
 def test_successful_logins_do_not_count(client, world):

@@ -16,3 +16,29 @@ class ChangePasswordForm(FlaskForm):
     confirm_password = PasswordField(
         "Новый пароль ещё раз", validators=[InputRequired("Повторите новый пароль")]
     )
+
+
+class TwoFactorLoginForm(FlaskForm):
+    code = StringField("Код", validators=[InputRequired("Введите код из приложения или код восстановления"),
+                                          Length(max=40)])
+
+
+class TwoFactorStartForm(FlaskForm):
+    """Only the CSRF token: starting an enrolment is a POST."""
+
+
+class TwoFactorConfirmForm(FlaskForm):
+    code = StringField("Код из приложения", validators=[InputRequired("Введите шесть цифр из приложения"),
+                                                        Length(max=40)])
+
+
+class TwoFactorDisableForm(FlaskForm):
+    password = PasswordField("Пароль", validators=[InputRequired("Введите пароль"), Length(max=256)])
+    code = StringField("Код из приложения или код восстановления",
+                       validators=[InputRequired("Введите код из приложения или код восстановления"),
+                                   Length(max=40)])
+
+
+class RecoveryCodesForm(FlaskForm):
+    code = StringField("Код из приложения", validators=[InputRequired("Введите код из приложения"),
+                                                        Length(max=40)])
