@@ -73,6 +73,10 @@ class Config:
     MAIL_DEFAULT_SENDER = os.environ.get("MAIL_DEFAULT_SENDER", "portal@localhost")
     MAIL_SUPPRESS_SEND = _bool("MAIL_SUPPRESS_SEND")
 
+    # Request bodies: at most 35 MB (3 appeal photos of 10 MB each and the form); larger ones are answered 413
+    # before they are read. Each upload has its own, smaller limit checked where it is read.
+    MAX_CONTENT_LENGTH = 35 * 1024 * 1024
+
     # Static files carry a content hash in their URL and are cached for a year
     STATIC_MAX_AGE = 60 * 60 * 24 * 365
 

@@ -41,6 +41,12 @@ def create_app(config: object | str | None = None) -> Flask:
     app.config.from_object(config)
     if app.config.get("REQUIRE_SECRET_KEY") and app.config["SECRET_KEY"] == "dev-secret-change-me":
         raise RuntimeError("Set SECRET_KEY (a long random string) for production")
+    if app.config["SECRET_KEY"] == "dev-secret-change-me" and not (app.debug or app.testing):
+        # Anyone who reads config.py could sign sessions with the built-in key: only debug/tests may use it.
+        raise RuntimeError(
+            "SECRET_KEY is the built-in development key: set SECRET_KEY to a long random string "
+            "(or FLASK_DEBUG=1 for local development)"
+        )
     Path(app.root_path).parent.joinpath("instance").mkdir(exist_ok=True)
 
     from app import models  # noqa: F401  (register tables)
@@ -63,6 +69,7 @@ def create_app(config: object | str | None = None) -> Flask:
 
     import importlib
 
+    _init_hardening(app)  # before the blueprints: their URL rules use the bounded int converter
     for name in BLUEPRINTS:
         module = importlib.import_module(f"app.blueprints.{name}")
         app.register_blueprint(module.bp)
@@ -251,3 +258,56 @@ def _init_errors(app: Flask) -> None:
     app.register_error_handler(Invalid, domain(422))
     app.register_error_handler(Locked, domain(409))
     app.register_error_handler(Conflict, domain(409))
+
+
+def _init_hardening(app: Flask) -> None:
+    """Ids in URLs within our keys; a NUL anywhere in a request refused before it reaches a view or the database;
+    bodies over MAX_CONTENT_LENGTH (config) answered 413; a database refusing a value answered 400, not 500."""
+    from sqlalchemy.exc import DataError
+    from werkzeug.routing import IntegerConverter
+
+    from app.access import MAX_ID
+
+    class IdConverter(IntegerConverter):
+        """`<int:...>` of every route: anything above a 32-bit key is a 404, never a database error."""
+
+        def __init__(self, url_map, fixed_digits=0, min=None, max=MAX_ID, signed=False):  # noqa: A002
+            super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+
+    app.url_map.converters["int"] = IdConverter
+
+    def has_nul(value) -> bool:
+        if isinstance(value, str):
+            return "\x00" in value
+        if isinstance(value, dict):
+            return any(has_nul(k) or has_nul(v) for k, v in value.items())
+        if isinstance(value, list | tuple):
+            return any(has_nul(v) for v in value)
+        return False
+
+    @app.before_request
+    def refuse_nul():
+        # Last resort: forms refuse control characters next to the field (app/forms.py); a NUL that gets this
+        # far (a hand-made request, a field read without a form) must never reach PostgreSQL as a 500.
+        values = [request.view_args or {}, *request.args.lists()]
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            values += list(request.form.lists())
+            if request.is_json:
+                values.append(request.get_json(silent=True))
+        if any(has_nul(v) for v in values):
+            return render_template("errors/400.html", reason="characters"), 400
+        return None
+
+    def bad_request(reason: str):
+        def handler(error):
+            db.session.rollback()
+            return render_template("errors/400.html", reason=reason), 400
+
+        return handler
+
+    app.register_error_handler(DataError, bad_request("data"))
+
+    @app.errorhandler(413)
+    def too_large(error):
+        limit_mb = (request.max_content_length or app.config["MAX_CONTENT_LENGTH"] or 0) // (1024 * 1024)
+        return render_template("errors/413.html", limit_mb=limit_mb), 413

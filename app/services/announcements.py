@@ -7,18 +7,18 @@ The author is shown as the name they choose plus the street of their building, n
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
+from app.access import MAX_ID, NOT_FOUND, access_for, valid_id
 from app.extensions import db
 from app.models import Announcement, AnnouncementReport, Building, User
 from app.models.base import utcnow
 from app.models.messaging import AnnouncementCategory
-from app.permissions import council_building_ids, uk_org_ids
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Invalid, Locked, NotAllowed
-from app.services.validation import clean_text, validate_all
+from app.services.errors import Invalid, Locked, NotAllowed, NotFound
+from app.services.validation import clean_multiline, clean_text, validate_all
 
 MAX_DAYS = 30
 DAILY_LIMIT = 5
@@ -38,10 +38,14 @@ class AnnouncementInput:
 
 def author_buildings(actor: User) -> list[Building]:
     """Buildings the actor belongs to (owned premises, council, or the УК's buildings for staff)."""
-    ids = {o.premises.building_id for o in actor.ownerships} | council_building_ids(actor)
-    orgs = uk_org_ids(actor)
-    query = select(Building).where(or_(Building.id.in_(ids), Building.organisation_id.in_(orgs)))
+    query = select(Building).where(access_for(actor).member_buildings_clause())
     return list(db.session.scalars(query.order_by(Building.street, Building.house)))
+
+
+def may_post(actor: User) -> bool:
+    """Announcements are posted by people who belong to a building (suppliers and the operator do not)."""
+    access = access_for(actor)
+    return bool(access.owned_buildings or access.managed_buildings)
 
 
 def _home_building(actor: User) -> Building:
@@ -61,12 +65,8 @@ def _clean(data: AnnouncementInput) -> dict:
             raise Invalid("category", "Выберите рубрику") from None
 
     def body():
-        text = (data.body or "").strip()
-        if len(text) < 10:
-            raise Invalid("body", "Напишите текст объявления: не меньше 10 символов")
-        if len(text) > 3000:
-            raise Invalid("body", "Не больше 3000 символов")
-        return text
+        return clean_multiline(data.body, "body", min_len=10, max_len=3000,
+                               short="Напишите текст объявления: не меньше 10 символов")
 
     def scope():
         if data.scope not in ("building", "portal"):
@@ -150,8 +150,15 @@ def announcement_report(*, actor: User, item: Announcement, reason: str, now: da
 
 
 def can_moderate(actor: User, item: Announcement) -> bool:
-    """The council of the author's building or the УК that manages it."""
-    return item.building_id in council_building_ids(actor) or item.building.organisation_id in uk_org_ids(actor)
+    """The council of the author's building, the УК that manages it, or the operator (portal-wide)."""
+    access = access_for(actor)
+    return access.operator or access.manages(item.building)
+
+
+def _moderated_clause(actor: User):
+    """Announcements the actor moderates: every one for the operator, else those of managed buildings."""
+    access = access_for(actor)
+    return true() if access.operator else access.buildings_clause(Announcement.building_id)
 
 
 def announcement_hide(*, actor: User, item: Announcement, reason: str, now: datetime | None = None,
@@ -167,25 +174,40 @@ def announcement_hide(*, actor: User, item: Announcement, reason: str, now: date
 
 
 def _visible_clause(actor: User, now: datetime):
-    mine = {b.id for b in author_buildings(actor)}
+    """What the actor reads in the list: active, not expired, portal-wide or of a building they belong to."""
     return (Announcement.status == "active") & (Announcement.expires_at > now) & or_(
-        Announcement.scope == "portal", Announcement.building_id.in_(mine))
+        Announcement.scope == "portal", access_for(actor).member_buildings_clause(Announcement.building_id))
 
 
-def announcement_for(actor: User, item_id: int, now: datetime) -> Announcement | None:
-    item = db.session.get(Announcement, item_id)
+def announcement_get(*, actor: User, id: int, now: datetime | None = None) -> Announcement:  # noqa: A002
+    """An announcement the actor may open: their own, one they moderate (hidden ones too), or one in their
+    list; anyone else (and everyone, once it is deleted) gets NotFound."""
+    key = valid_id(id)
+    item = db.session.get(Announcement, key) if key is not None else None
     if item is None or item.status == "deleted":
-        return None
+        raise NotFound(NOT_FOUND)
     if item.author_id == actor.id or can_moderate(actor, item):
         return item
-    visible = db.session.scalar(select(Announcement.id).where(Announcement.id == item_id,
-                                                              _visible_clause(actor, now)))
-    return item if visible else None
+    visible = db.session.scalar(select(Announcement.id).where(Announcement.id == item.id,
+                                                              _visible_clause(actor, now or utcnow())))
+    if not visible:
+        raise NotFound(NOT_FOUND)
+    return item
+
+
+def own_announcement_get(*, actor: User, id: int, now: datetime | None = None) -> Announcement:  # noqa: A002
+    """An announcement to edit: NotFound as announcement_get, NotAllowed when the actor sees it but is not
+    its author."""
+    item = announcement_get(actor=actor, id=id, now=now)
+    if item.author_id != actor.id:
+        raise NotAllowed("Изменить объявление может только автор")
+    return item
 
 
 def announcement_list(actor: User, *, now: datetime, category: str | None = None, scope: str | None = None,
                       q: str | None = None, offset: int = 0, limit: int = PAGE_SIZE
                       ) -> tuple[list[Announcement], int | None]:
+    offset = min(max(offset, 0), MAX_ID)
     query = select(Announcement).where(_visible_clause(actor, now))
     if category in {c.value for c in AnnouncementCategory}:
         query = query.where(Announcement.category == category)
@@ -206,12 +228,16 @@ def my_announcements(actor: User) -> list[Announcement]:
 
 
 def reported(actor: User) -> list[tuple[Announcement, int]]:
-    """Active announcements with reports, for moderators of their buildings (most reported first)."""
-    counts = dict(db.session.execute(select(AnnouncementReport.announcement_id, func.count(AnnouncementReport.id))
-                                     .group_by(AnnouncementReport.announcement_id)).all())
+    """Active announcements with reports, for their moderators (most reported first)."""
+    scope = _moderated_clause(actor)
+    counts = dict(db.session.execute(
+        select(AnnouncementReport.announcement_id, func.count(AnnouncementReport.id))
+        .join(Announcement, Announcement.id == AnnouncementReport.announcement_id)
+        .where(scope, Announcement.status == "active")
+        .group_by(AnnouncementReport.announcement_id)
+    ).all())
     if not counts:
         return []
-    items = db.session.scalars(select(Announcement).where(Announcement.id.in_(counts),
-                                                          Announcement.status == "active"))
-    rows = [(a, counts[a.id]) for a in items if can_moderate(actor, a)]
+    items = db.session.scalars(select(Announcement).where(Announcement.id.in_(counts)))
+    rows = [(a, counts[a.id]) for a in items]
     return sorted(rows, key=lambda row: (-row[1], row[0].id))

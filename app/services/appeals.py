@@ -13,22 +13,24 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.access import NOT_FOUND, access_for, valid_id
 from app.extensions import db
-from app.models import Appeal, AppealCategory, AppealCounter, AppealEvent, AppealPhoto, Premises, User
+from app.models import Appeal, AppealCategory, AppealCounter, AppealEvent, AppealPhoto, Building, Premises, User
 from app.models.appeals import APPEAL_STATUS_LABELS, AppealStatus, DeadlineUnit
 from app.models.base import utcnow
-from app.permissions import uk_org_ids
-from app.services.errors import Conflict, Invalid, Locked, NotAllowed
+from app.services.errors import Conflict, Invalid, Locked, NotAllowed, NotFound
 from app.services.mailer import outbox_enqueue
 from app.services.periods import TZ
-from app.services.validation import clean_text, validate_all
+from app.services.validation import clean_multiline, clean_text, validate_all
 from app.services.workcalendar import working_deadline
 
 MAX_PHOTOS = 3
-MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_BYTES = 10 * 1024 * 1024  # routes read at most this + 1 byte of an upload (see read_upload)
+MAX_PIXELS = 40_000_000  # larger images are refused before they are decoded (decompression bombs)
 MAX_SIDE = 1600
 REOPEN_DAYS = 14
-Image.MAX_IMAGE_PIXELS = 40_000_000  # larger images are refused (decompression bombs)
+# Pillow warns above MAX_IMAGE_PIXELS and refuses only above twice that; clean_photo refuses above it.
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 
 PLACES = {
     "premises": "В квартире",
@@ -117,6 +119,12 @@ class Upload:
     data: bytes
 
 
+def read_upload(file) -> Upload:
+    """An uploaded file (a werkzeug FileStorage) read with a bound: a file over the limit is refused by
+    clean_photo from its first MAX_PHOTO_BYTES + 1 bytes, never read into memory in full."""
+    return Upload(file.filename or "", file.read(MAX_PHOTO_BYTES + 1))
+
+
 @dataclass(frozen=True)
 class CleanPhoto:
     data: bytes
@@ -131,9 +139,15 @@ def clean_photo(upload: Upload, field: str = "photos") -> CleanPhoto:
         raise Invalid(field, f"{name}: файл больше 10 МБ. Сожмите фото или сделайте снимок поменьше")
     if not upload.data:
         raise Invalid(field, f"{name}: пустой файл")
+    too_big = Invalid(field, f"Фотография слишком большая: {name} — больше 40 мегапикселей. "
+                             "Уменьшите её или сделайте снимок с меньшим разрешением")
     try:
         with Image.open(io.BytesIO(upload.data)) as probe:
             kind = probe.format
+            # The header tells the size: refuse before anything is decoded. Pillow's DecompressionBombWarning
+            # (above MAX_IMAGE_PIXELS) is treated as an error here; its DecompressionBombError is caught below.
+            if probe.width * probe.height > MAX_PIXELS:
+                raise too_big
             probe.verify()
         if kind not in {"JPEG", "PNG", "WEBP", "MPO"}:
             raise UnidentifiedImageError(kind)
@@ -144,7 +158,9 @@ def clean_photo(upload: Upload, field: str = "photos") -> CleanPhoto:
             out = io.BytesIO()
             image.save(out, "JPEG", quality=82, optimize=True)  # no exif= argument: metadata is dropped
             return CleanPhoto(out.getvalue(), image.width, image.height)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        raise too_big from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise Invalid(field, f"{name}: это не фотография в формате JPEG или PNG") from None
 
 
@@ -175,7 +191,7 @@ def appeal_file(
     A repeated submit with the same client token returns the appeal created by the first one.
     """
     now = now or utcnow()
-    if not any(o.premises_id == premises.id for o in actor.ownerships):
+    if not access_for(actor).owns(premises):
         raise NotAllowed("Подать обращение по помещению может его собственник")
     if client_token:
         existing = db.session.scalar(
@@ -198,12 +214,8 @@ def appeal_file(
         return place_kind
 
     def body():
-        value = (text or "").strip()
-        if len(value) < 10:
-            raise Invalid("text", "Опишите, что случилось: не меньше 10 символов")
-        if len(value) > 4000:
-            raise Invalid("text", "Не больше 4000 символов")
-        return value
+        return clean_multiline(text, "text", min_len=10, max_len=4000,
+                               short="Опишите, что случилось: не меньше 10 символов")
 
     values = validate_all(
         {
@@ -295,17 +307,41 @@ def _next_number(organisation_id: int, year: int) -> int:
 # --- who may do what ----------------------------------------------------------------------------------------
 
 
-def is_staff_of(actor: User, appeal: Appeal) -> bool:
-    return appeal.organisation_id in uk_org_ids(actor)
+def _staff(actor: User, appeal: Appeal) -> bool:
+    return access_for(actor).staff_of(appeal.organisation_id)
 
 
-def appeal_for(actor: User, appeal_id: int) -> Appeal | None:
-    appeal = db.session.get(Appeal, appeal_id)
-    if appeal is None:
-        return None
-    if appeal.author_id == actor.id or is_staff_of(actor, appeal):
-        return appeal
-    return None
+def _load(model, id_):
+    key = valid_id(id_)
+    obj = db.session.get(model, key) if key is not None else None
+    if obj is None:
+        raise NotFound(NOT_FOUND)
+    return obj
+
+
+def appeal_get(*, actor: User, id: int) -> Appeal:  # noqa: A002
+    """An appeal its author or the staff of its УК may open; anyone else gets NotFound."""
+    appeal = _load(Appeal, id)
+    if appeal.author_id != actor.id and not _staff(actor, appeal):
+        raise NotFound(NOT_FOUND)
+    return appeal
+
+
+def staff_appeal_get(*, actor: User, id: int) -> Appeal:  # noqa: A002
+    """An appeal of the actor's УК (the staff board); its author gets NotFound here too."""
+    appeal = _load(Appeal, id)
+    if not _staff(actor, appeal):
+        raise NotFound(NOT_FOUND)
+    return appeal
+
+
+def photo_get(*, actor: User, id: int) -> AppealPhoto:  # noqa: A002
+    """A photo of an appeal the actor may open; internal photos for staff only."""
+    photo = _load(AppealPhoto, id)
+    appeal = appeal_get(actor=actor, id=photo.appeal_id)
+    if photo.internal and not _staff(actor, appeal):
+        raise NotFound(NOT_FOUND)
+    return photo
 
 
 def _event(appeal: Appeal, actor: User, now: datetime, **kw) -> AppealEvent:
@@ -313,7 +349,7 @@ def _event(appeal: Appeal, actor: User, now: datetime, **kw) -> AppealEvent:
         appeal_id=appeal.id,
         at=now,
         actor_id=actor.id,
-        actor_role="staff" if is_staff_of(actor, appeal) else "owner",
+        actor_role="staff" if _staff(actor, appeal) else "owner",
         **kw,
     )
     db.session.add(event)
@@ -341,7 +377,7 @@ def allowed_transitions(actor: User, appeal: Appeal, now: datetime) -> list[Appe
     for (src, dst), who in TRANSITIONS.items():
         if src != appeal.status:
             continue
-        if who == "staff" and is_staff_of(actor, appeal):
+        if who == "staff" and _staff(actor, appeal):
             result.append(dst)
         elif who == "owner" and appeal.author_id == actor.id:
             if (src, dst) == (S.DONE, S.IN_PROGRESS) and not _reopen_open(appeal, now):
@@ -372,7 +408,7 @@ def appeal_set_status(
     who = TRANSITIONS.get(key)
     if who is None:
         raise Locked(f"Из статуса «{appeal.status_label}» нельзя перейти в «{APPEAL_STATUS_LABELS[target]}»")
-    if who == "staff" and not is_staff_of(actor, appeal):
+    if who == "staff" and not _staff(actor, appeal):
         raise NotAllowed("Статус меняет управляющая организация")
     if who == "owner" and appeal.author_id != actor.id:
         raise NotAllowed("Это решение принимает автор обращения")
@@ -397,12 +433,13 @@ def appeal_set_status(
 
 def appeal_assign(*, actor: User, appeal: Appeal, assignee_id: int | None, now: datetime | None = None) -> Appeal:
     now = now or utcnow()
-    if not is_staff_of(actor, appeal):
+    if not _staff(actor, appeal):
         raise NotAllowed("Назначает исполнителя управляющая организация")
     assignee = None
-    if assignee_id:
-        assignee = db.session.get(User, int(assignee_id))
-        if assignee is None or appeal.organisation_id not in uk_org_ids(assignee):
+    if assignee_id not in (None, ""):  # empty: take the appeal off whoever had it
+        key = valid_id(assignee_id)
+        assignee = db.session.get(User, key) if key is not None else None
+        if assignee is None or not access_for(assignee).staff_of(appeal.organisation_id):
             raise Invalid("assignee_id", "Выберите сотрудника своей организации")
     _touch(appeal, None, now)
     appeal.assignee_id = assignee.id if assignee else None
@@ -422,7 +459,7 @@ def appeal_comment(
 ) -> AppealEvent:
     """A public comment (owner or staff, with photos) or an internal note (staff only, never shown to owners)."""
     now = now or utcnow()
-    staff = is_staff_of(actor, appeal)
+    staff = _staff(actor, appeal)
     if not staff and appeal.author_id != actor.id:
         raise NotAllowed("Комментировать может автор обращения или управляющая организация")
     if internal and not staff:
@@ -467,11 +504,14 @@ def appeal_rate(
         value = int(rating)
     except (TypeError, ValueError):
         value = 0
-    if not 1 <= value <= 5:
-        raise Invalid("rating", "Поставьте оценку от 1 до 5")
-    appeal.rating = value
-    appeal.rating_comment = clean_text(comment, "rating_comment", "комментарий", max_len=500, required=False) or None
+    values = validate_all({
+        "rating": lambda: value if 1 <= value <= 5 else _refuse("rating", "Поставьте оценку от 1 до 5"),
+        "rating_comment": lambda: (
+            clean_text(comment, "rating_comment", "комментарий", max_len=500, required=False) or None
+        ),
+    })
     _touch(appeal, None, now)
+    appeal.rating, appeal.rating_comment = values["rating"], values["rating_comment"]
     _event(
         appeal,
         actor,
@@ -481,6 +521,10 @@ def appeal_rate(
     )
     db.session.commit()
     return appeal
+
+
+def _refuse(field: str, message: str):
+    raise Invalid(field, message)
 
 
 def _notify_owner(appeal: Appeal, now: datetime, actor: User, comment: str | None = None) -> None:
@@ -507,7 +551,7 @@ def _notify_owner(appeal: Appeal, now: datetime, actor: User, comment: str | Non
 
 def timeline(actor: User, appeal: Appeal) -> list[tuple[AppealEvent, list[AppealPhoto]]]:
     """Events oldest first with their photos; internal notes and photos only for staff."""
-    staff = is_staff_of(actor, appeal)
+    staff = _staff(actor, appeal)
     query = select(AppealEvent).where(AppealEvent.appeal_id == appeal.id)
     photos_query = select(AppealPhoto.id, AppealPhoto.event_id).where(AppealPhoto.appeal_id == appeal.id)
     if not staff:
@@ -517,16 +561,6 @@ def timeline(actor: User, appeal: Appeal) -> list[tuple[AppealEvent, list[Appeal
     for photo_id, event_id in db.session.execute(photos_query.order_by(AppealPhoto.id)):
         by_event.setdefault(event_id, []).append(photo_id)
     return [(e, by_event.get(e.id, [])) for e in db.session.scalars(query.order_by(AppealEvent.id))]
-
-
-def photo_for(actor: User, photo_id: int) -> AppealPhoto | None:
-    photo = db.session.get(AppealPhoto, photo_id)
-    if photo is None:
-        return None
-    appeal = appeal_for(actor, photo.appeal_id)
-    if appeal is None or (photo.internal and not is_staff_of(actor, appeal)):
-        return None
-    return photo
 
 
 def my_appeals(actor: User) -> list[Appeal]:
@@ -554,21 +588,18 @@ class BoardFilters:
 
 def board(actor: User, filters: BoardFilters, now: datetime) -> tuple[list[Appeal], dict[str, int]]:
     """Staff board: appeals of the actor's organisations, overdue first, then by deadline; counts by status."""
-    orgs = uk_org_ids(actor)
-    if not orgs:
+    access = access_for(actor)
+    if not access.uk_orgs:
         return [], {}
-    base = select(Appeal).where(Appeal.organisation_id.in_(orgs))
+    scope = access.uk_orgs_clause(Appeal.organisation_id)
+    base = select(Appeal).where(scope)
     counts = dict(
-        db.session.execute(
-            select(Appeal.status, func.count(Appeal.id)).where(Appeal.organisation_id.in_(orgs)).group_by(Appeal.status)
-        ).all()
+        db.session.execute(select(Appeal.status, func.count(Appeal.id)).where(scope).group_by(Appeal.status)).all()
     )
     open_statuses = [S.REGISTERED, S.IN_PROGRESS]
     overdue_count = (
         db.session.scalar(
-            select(func.count(Appeal.id)).where(
-                Appeal.organisation_id.in_(orgs), Appeal.status.in_(open_statuses), Appeal.deadline_at < now
-            )
+            select(func.count(Appeal.id)).where(scope, Appeal.status.in_(open_statuses), Appeal.deadline_at < now)
         )
         or 0
     )
@@ -598,12 +629,22 @@ def is_overdue(appeal: Appeal, now: datetime) -> bool:
 def colleagues(actor: User) -> list[User]:
     from app.models import StaffMembership
 
-    orgs = uk_org_ids(actor)
+    access = access_for(actor)
     return list(
         db.session.scalars(
             select(User)
             .join(StaffMembership)
-            .where(StaffMembership.organisation_id.in_(orgs), User.active.is_(True))
+            .where(access.uk_orgs_clause(StaffMembership.organisation_id), User.active.is_(True))
             .order_by(User.full_name)
         )
     )
+
+
+def board_choices(actor: User) -> tuple[list[Building], list[AppealCategory]]:
+    """What the staff board filters by: the buildings of the actor's УК and their appeal categories."""
+    access = access_for(actor)
+    buildings = list(db.session.scalars(
+        select(Building).where(access.uk_buildings_clause()).order_by(Building.street, Building.house)
+    ))
+    categories = [c for org in sorted(access.uk_orgs) for c in categories_for(org)]
+    return buildings, categories

@@ -4,7 +4,7 @@ import pytest
 
 from app.models import Announcement
 from app.services import announcements as svc
-from app.services.errors import Invalid, NotAllowed
+from app.services.errors import Invalid, NotAllowed, NotFound
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -44,7 +44,9 @@ def test_visibility_scope_expiry(world, db):
     portal = svc.announcement_create(actor=world.neighbour, data=data(scope="portal", title="Всем"), now=NOW)
     assert {a.id for a in svc.announcement_list(world.owner, now=NOW)[0]} == {mine.id, portal.id}
     assert [a.id for a in svc.announcement_list(world.owner_other, now=NOW)[0]] == [portal.id]
-    assert svc.announcement_for(world.owner_other, mine.id, NOW) is None
+    with pytest.raises(NotFound):
+        svc.announcement_get(actor=world.owner_other, id=mine.id, now=NOW)
+    assert svc.announcement_get(actor=world.owner, id=mine.id, now=NOW) is mine
     later = NOW + timedelta(days=15)
     assert svc.announcement_list(world.owner, now=later)[0] == []
 
@@ -66,7 +68,8 @@ def test_edit_delete_only_author(world, db):
         svc.announcement_delete(actor=world.staff, item=item)
     svc.announcement_update(actor=world.neighbour, item=item, data=data(title="Новый заголовок"), now=NOW)
     svc.announcement_delete(actor=world.neighbour, item=item)
-    assert svc.announcement_for(world.neighbour, item.id, NOW) is None
+    with pytest.raises(NotFound):  # deleted: gone for everyone, its author included
+        svc.announcement_get(actor=world.neighbour, id=item.id, now=NOW)
 
 
 def test_report_once_and_moderation(world, db):
@@ -83,7 +86,9 @@ def test_report_once_and_moderation(world, db):
     svc.announcement_hide(actor=world.council, item=item, reason="Коммерческая реклама", now=NOW)
     assert item.status == "hidden"
     assert svc.announcement_list(world.owner, now=NOW)[0] == []
-    assert svc.announcement_for(world.neighbour, item.id, NOW).hidden_reason == "Коммерческая реклама"
+    assert svc.announcement_get(actor=world.neighbour, id=item.id, now=NOW).hidden_reason == "Коммерческая реклама"
+    with pytest.raises(NotFound):  # a hidden announcement is gone for other readers
+        svc.announcement_get(actor=world.owner, id=item.id, now=NOW)
 
 
 def test_users_without_a_building_cannot_post(world):

@@ -11,7 +11,7 @@ from app.extensions import db as _db
 from app.models import Appeal, AppealEvent, AppealPhoto, OutboxMessage, Premises, User
 from app.models.appeals import AppealStatus
 from app.services import appeals as svc
-from app.services.errors import Conflict, Invalid, Locked, NotAllowed
+from app.services.errors import Conflict, Invalid, Locked, NotAllowed, NotFound
 from app.services.workcalendar import add_working_days, is_working_day, working_deadline
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 23 Nov 2026, 11:00 in Chita
@@ -205,8 +205,16 @@ def test_stale_page_conflicts(world, db):
 
 def test_staff_of_another_organisation_cannot_touch(world, db):
     appeal = file(world)
-    assert svc.appeal_for(world.staff_other, appeal.id) is None
-    assert svc.appeal_for(world.neighbour, appeal.id) is None
+    for role in ("staff_other", "neighbour", "council", "rso", "operator"):
+        with pytest.raises(NotFound):
+            svc.appeal_get(actor=world.by_role(role), id=appeal.id)
+    with pytest.raises(NotFound):  # the staff board is for the УК only, not for the author
+        svc.staff_appeal_get(actor=world.owner, id=appeal.id)
+    assert svc.appeal_get(actor=world.owner, id=appeal.id) is appeal
+    assert svc.staff_appeal_get(actor=world.ukadmin, id=appeal.id) is appeal
+    for bad in (0, -1, 2**31, "x", None):
+        with pytest.raises(NotFound):
+            svc.appeal_get(actor=world.owner, id=bad)
     with pytest.raises(NotAllowed):
         svc.appeal_set_status(actor=world.staff_other, appeal=appeal, to="in_progress", now=NOW)
 
@@ -221,8 +229,9 @@ def test_internal_notes_never_reach_the_owner(world, db):
     assert "Сантехник Петров, ключ у консьержа" in staff_view and "Сантехник Петров, ключ у консьержа" not in owner_view
     assert "Мастер придёт завтра с 10 до 12" in owner_view
     internal_photo = db.session.query(AppealPhoto).filter_by(internal=True).one()
-    assert svc.photo_for(world.owner, internal_photo.id) is None
-    assert svc.photo_for(world.staff, internal_photo.id) is not None
+    with pytest.raises(NotFound):
+        svc.photo_get(actor=world.owner, id=internal_photo.id)
+    assert svc.photo_get(actor=world.staff, id=internal_photo.id) is internal_photo
     with pytest.raises(NotAllowed):
         svc.appeal_comment(actor=world.owner, appeal=appeal, text="Хочу заметку", internal=True, now=NOW)
 

@@ -1,21 +1,23 @@
+"""Announcements (Объявления): the list with filters and search, posting and editing, reports, moderation."""
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
 from app.blueprints.announcements import bp
+from app.forms import Form
 from app.htmx import render_fragment, targets
 from app.models.base import utcnow
 from app.models.messaging import ANNOUNCEMENT_CATEGORY_LABELS
 from app.services import announcements as svc
-from app.services.errors import DomainError, NotAllowed
+from app.services.errors import Invalid, Locked
 from app.web import form_error, origin
 
 CATEGORY_CHOICES = [(c.value, label) for c, label in ANNOUNCEMENT_CATEGORY_LABELS.items()]
 
 
-class AnnouncementForm(FlaskForm):
+class AnnouncementForm(Form):
     category = SelectField("Рубрика", validate_choice=False, choices=CATEGORY_CHOICES)
     title = StringField("Заголовок", validators=[Length(max=120, message="Не больше 120 символов")])
     body = TextAreaField("Текст", validators=[Length(max=3000, message="Не больше 3000 символов")])
@@ -30,8 +32,14 @@ class AnnouncementForm(FlaskForm):
     days = StringField("Сколько дней показывать", default="14", render_kw={"inputmode": "numeric"})
 
 
-class ReasonForm(FlaskForm):
-    reason = StringField("Причина", validators=[Length(max=300)])
+class ReportForm(Form):
+    reason = StringField("Пожаловаться", id="report-reason",
+                         validators=[Length(max=300, message="Не больше 300 символов")])
+
+
+class HideForm(Form):
+    reason = StringField("Скрыть объявление", id="hide-reason",
+                         validators=[Length(max=300, message="Не больше 300 символов")])
 
 
 def _input(form: AnnouncementForm) -> svc.AnnouncementInput:
@@ -55,15 +63,15 @@ def index():
         "scope": request.args.get("scope", ""),
         "q": request.args.get("q", ""),
     }
-    offset = max(request.args.get("offset", 0, type=int), 0)
+    offset = request.args.get("offset", 0, type=int)  # clamped by the service
     items, next_offset = svc.announcement_list(current_user, now=now, offset=offset, **filters)
     context = {
         "items": items,
         "next_offset": next_offset,
         "filters": filters,
         "categories": CATEGORY_CHOICES,
-        "mine": svc.my_announcements(current_user) if not offset else [],
-        "reported": svc.reported(current_user) if not offset else [],
+        "mine": svc.my_announcements(current_user) if offset <= 0 else [],
+        "reported": svc.reported(current_user) if offset <= 0 else [],
         "now": now,
     }
     if targets("announcements-list"):
@@ -78,7 +86,7 @@ def _form_page(form, item=None, status=200):
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def new():
-    if not svc.author_buildings(current_user):
+    if not svc.may_post(current_user):
         abort(403)
     form = AnnouncementForm()
     if request.method == "GET":
@@ -89,42 +97,40 @@ def new():
         return _form_page(form, status=422)
     try:
         item = svc.announcement_create(actor=current_user, data=_input(form), origin=origin())
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:
+    except Invalid as error:
         form_error(form, error, fallback_field="title")
         return _form_page(form, status=422)
     flash("Объявление опубликовано.", "success")
     return redirect(url_for("announcements.detail", item_id=item.id), code=303)
 
 
-def _item_or_404(item_id: int):
-    item = svc.announcement_for(current_user, item_id, utcnow())
-    if item is None:
-        abort(404)
-    return item
+def _item(item_id: int):
+    return svc.announcement_get(actor=current_user, id=item_id)
 
 
-@bp.get("/<int:item_id>")
-@login_required
-def detail(item_id: int):
-    item = _item_or_404(item_id)
+def _detail(item, *, report_form=None, hide_form=None, status=200):
+    """The announcement's page; a refused report or hide form comes back with its message and text, 422."""
     return render_template(
         "announcements/detail.html",
         item=item,
         now=utcnow(),
         is_author=item.author_id == current_user.id,
         can_moderate=svc.can_moderate(current_user, item),
-        reason_form=ReasonForm(),
-    )
+        report_form=report_form or ReportForm(formdata=None),
+        hide_form=hide_form or HideForm(formdata=None),
+    ), status
+
+
+@bp.get("/<int:item_id>")
+@login_required
+def detail(item_id: int):
+    return _detail(_item(item_id))
 
 
 @bp.route("/<int:item_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(item_id: int):
-    item = _item_or_404(item_id)
-    if item.author_id != current_user.id:
-        abort(403)
+    item = svc.own_announcement_get(actor=current_user, id=item_id)
     days_left = max(1, min(svc.MAX_DAYS, (item.expires_at - utcnow()).days + 1))
     form = AnnouncementForm(
         data=None
@@ -145,7 +151,7 @@ def edit(item_id: int):
         return _form_page(form, item, 422)
     try:
         svc.announcement_update(actor=current_user, item=item, data=_input(form))
-    except DomainError as error:
+    except (Invalid, Locked) as error:
         form_error(form, error, fallback_field="title")
         return _form_page(form, item, 422)
     flash("Объявление обновлено.", "success")
@@ -155,13 +161,10 @@ def edit(item_id: int):
 @bp.post("/<int:item_id>/delete")
 @login_required
 def delete(item_id: int):
-    item = _item_or_404(item_id)
-    if not FlaskForm().validate():
+    item = _item(item_id)
+    if not Form().validate():
         abort(400)
-    try:
-        svc.announcement_delete(actor=current_user, item=item)
-    except NotAllowed:
-        abort(403)
+    svc.announcement_delete(actor=current_user, item=item)
     flash("Объявление удалено.", "success")
     return redirect(url_for("announcements.index"), code=303)
 
@@ -169,34 +172,30 @@ def delete(item_id: int):
 @bp.post("/<int:item_id>/report")
 @login_required
 def report(item_id: int):
-    item = _item_or_404(item_id)
-    form = ReasonForm()
+    item = _item(item_id)
+    form = ReportForm()
     if not form.validate():
-        abort(400)
+        return _detail(item, report_form=form, status=422)
     try:
         fresh = svc.announcement_report(actor=current_user, item=item, reason=form.reason.data)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(
-            "Спасибо, модераторы посмотрят объявление." if fresh else "Вы уже сообщили об этом объявлении.", "success"
-        )
+    except Invalid as error:
+        form_error(form, error, fallback_field="reason")
+        return _detail(item, report_form=form, status=422)
+    flash("Спасибо, модераторы посмотрят объявление." if fresh else "Вы уже сообщили об этом объявлении.", "success")
     return redirect(url_for("announcements.detail", item_id=item.id), code=303)
 
 
 @bp.post("/<int:item_id>/hide")
 @login_required
 def hide(item_id: int):
-    item = _item_or_404(item_id)
-    form = ReasonForm()
+    item = _item(item_id)
+    form = HideForm()
     if not form.validate():
-        abort(400)
+        return _detail(item, hide_form=form, status=422)
     try:
         svc.announcement_hide(actor=current_user, item=item, reason=form.reason.data, origin=origin())
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash("Объявление скрыто, автор увидит причину.", "success")
+    except Invalid as error:
+        form_error(form, error, fallback_field="reason")
+        return _detail(item, hide_form=form, status=422)
+    flash("Объявление скрыто, автор увидит причину.", "success")
     return redirect(url_for("announcements.detail", item_id=item.id), code=303)

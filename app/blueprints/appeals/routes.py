@@ -1,25 +1,30 @@
 """Appeals (Обращения): owners file and follow them live; staff work on them (see also manage/appeals)."""
 
 import secrets
+from dataclasses import dataclass, field
 
 from flask import abort, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from app.access import access_for
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.appeals import bp
+from app.forms import Form
 from app.htmx import render_fragment, targets
 from app.models.appeals import FINAL_STATUSES
 from app.models.base import utcnow
 from app.services import appeals as svc
-from app.services.errors import DomainError, NotAllowed
+from app.services.errors import Conflict, Invalid, Locked
 from app.web import form_error
 
+# What a route shows next to the form itself; NotFound and NotAllowed go to the app's 404/403 handlers.
+SHOWN_ERRORS = (Invalid, Locked, Conflict)
 
-class AppealForm(FlaskForm):
+
+class AppealForm(Form):
     category_id = SelectField("Что случилось", validate_choice=False, coerce=str)
     place_kind = SelectField("Где", validate_choice=False, choices=list(svc.PLACES.items()))
     place_detail = StringField("Уточните место", validators=[Length(max=120)])
@@ -28,8 +33,8 @@ class AppealForm(FlaskForm):
     client_token = HiddenField()
 
 
-def _uploads(field) -> list[svc.Upload]:
-    return [svc.Upload(f.filename or "", f.read()) for f in (field.data or []) if f and (f.filename or "")]
+def _uploads(files) -> list[svc.Upload]:
+    return [svc.read_upload(f) for f in (files or []) if f and (f.filename or "")]
 
 
 @bp.get("/")
@@ -76,41 +81,61 @@ def new():
             place_kind=form.place_kind.data,
             place_detail=form.place_detail.data,
             text=form.text.data,
-            photos=_uploads(form.photos),
+            photos=_uploads(form.photos.data),
             client_token=form.client_token.data or None,
         )
-    except DomainError as error:
+    except SHOWN_ERRORS as error:
         form_error(form, error, fallback_field="text")
         return render_template("appeals/new.html", form=form, premises=premises), 422
     flash(f"Обращение зарегистрировано, входящий № {appeal.number}.", "success")
     return redirect(url_for("appeals.detail", appeal_id=appeal.id), code=303)
 
 
-def _appeal_or_404(appeal_id: int):
-    appeal = svc.appeal_for(current_user, appeal_id)
-    if appeal is None:
-        abort(404)
-    return appeal
+def _appeal(appeal_id: int):
+    return svc.appeal_get(actor=current_user, id=appeal_id)
 
 
 def _context(appeal):
     now = utcnow()
+    staff = access_for(current_user).staff_of(appeal.organisation_id)
     return {
         "appeal": appeal,
         "now": now,
         "events": svc.timeline(current_user, appeal),
-        "staff": svc.is_staff_of(current_user, appeal),
+        "staff": staff,
         "transitions": svc.allowed_transitions(current_user, appeal, now),
-        "colleagues": svc.colleagues(current_user) if svc.is_staff_of(current_user, appeal) else [],
+        "colleagues": svc.colleagues(current_user) if staff else [],
         "overdue": svc.is_overdue(appeal, now),
         "final": appeal.status in FINAL_STATUSES,
+        "failed": None,
     }
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A refused form of the detail page: its messages go next to its fields, what was typed stays."""
+
+    form: str
+    typed: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+    message: str | None = None
+
+
+def _refused(appeal, form: str, error, typed: dict[str, str]):
+    """The detail page again with the refused form's messages: 422 for bad input, 409 when the appeal's
+    state does not allow it (closed, changed meanwhile)."""
+    if isinstance(error, Invalid):
+        failed = Failed(form=form, typed=typed, errors=error.errors)
+    else:
+        failed = Failed(form=form, typed=typed, message=error.message)
+    context = _context(appeal) | {"failed": failed}
+    return render_template("appeals/detail.html", **context), 422 if isinstance(error, Invalid) else 409
 
 
 @bp.get("/<int:appeal_id>")
 @login_required
 def detail(appeal_id: int):
-    appeal = _appeal_or_404(appeal_id)
+    appeal = _appeal(appeal_id)
     return render_template("appeals/detail.html", **_context(appeal))
 
 
@@ -118,7 +143,7 @@ def detail(appeal_id: int):
 @login_required
 def live(appeal_id: int):
     """Polled every 30 s: 204 when nothing changed, the region when it did, 286 (stop polling) once final."""
-    appeal = _appeal_or_404(appeal_id)
+    appeal = _appeal(appeal_id)
     if request.args.get("v", type=int) == appeal.version:
         return "", 204
     context = _context(appeal)
@@ -132,34 +157,32 @@ def _back(appeal):
 @bp.post("/<int:appeal_id>/status")
 @login_required
 def set_status(appeal_id: int):
-    appeal = _appeal_or_404(appeal_id)
-    if not FlaskForm().validate():
+    appeal = _appeal(appeal_id)
+    if not Form().validate():
         abort(400)
+    to = request.form.get("to", "")
     try:
         svc.appeal_set_status(
             actor=current_user,
             appeal=appeal,
-            to=request.form.get("to", ""),
+            to=to,
             reason=request.form.get("reason"),
             expected_version=request.form.get("version", type=int),
         )
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash(f"Статус: {appeal.status_label}.", "success")
+    except SHOWN_ERRORS as error:
+        return _refused(appeal, f"status:{to}", error, {"reason": request.form.get("reason", "")})
+    flash(f"Статус: {appeal.status_label}.", "success")
     return _back(appeal)
 
 
 @bp.post("/<int:appeal_id>/comment")
 @login_required
 def comment(appeal_id: int):
-    appeal = _appeal_or_404(appeal_id)
-    form = FlaskForm()
+    appeal = _appeal(appeal_id)
+    form = Form()
     if not form.validate():
         abort(400)
-    uploads = [svc.Upload(f.filename or "", f.read()) for f in request.files.getlist("photos") if f.filename]
+    uploads = _uploads(request.files.getlist("photos"))
     try:
         svc.appeal_comment(
             actor=current_user,
@@ -168,11 +191,8 @@ def comment(appeal_id: int):
             internal=request.form.get("internal") == "1",
             photos=uploads,
         )
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:
-        flash(error.message, "error")
-        return render_template("appeals/detail.html", typed=request.form.get("text", ""), **_context(appeal)), 422
+    except SHOWN_ERRORS as error:
+        return _refused(appeal, "comment", error, {"text": request.form.get("text", "")})
     flash("Комментарий добавлен.", "success")
     return _back(appeal)
 
@@ -180,8 +200,8 @@ def comment(appeal_id: int):
 @bp.post("/<int:appeal_id>/rate")
 @login_required
 def rate(appeal_id: int):
-    appeal = _appeal_or_404(appeal_id)
-    if not FlaskForm().validate():
+    appeal = _appeal(appeal_id)
+    if not Form().validate():
         abort(400)
     try:
         svc.appeal_rate(
@@ -190,21 +210,16 @@ def rate(appeal_id: int):
             rating=request.form.get("rating"),
             comment=request.form.get("rating_comment"),
         )
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:
-        flash(error.message, "error")
-    else:
-        flash("Спасибо за оценку.", "success")
+    except SHOWN_ERRORS as error:
+        return _refused(appeal, "rate", error, {"rating_comment": request.form.get("rating_comment", "")})
+    flash("Спасибо за оценку.", "success")
     return _back(appeal)
 
 
 @bp.get("/photos/<int:photo_id>.jpg")
 @login_required
 def photo(photo_id: int):
-    item = svc.photo_for(current_user, photo_id)
-    if item is None:
-        abort(404)
+    item = svc.photo_get(actor=current_user, id=photo_id)
     response = make_response(item.data)
     response.headers["Content-Type"] = "image/jpeg"
     return response

@@ -2,25 +2,25 @@
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 
+from app.access import valid_id
 from app.blueprints.manage import bp
+from app.forms import Form
 from app.htmx import render_fragment, targets
-from app.models.appeals import Appeal
 from app.models.base import utcnow
 from app.models.people import Role
-from app.permissions import managed_buildings, roles_required, uk_org_ids
 from app.services import appeals as svc
-from app.services.errors import DomainError, NotAllowed
+from app.services.errors import Conflict, Invalid, Locked
+from app.web import roles_required
 
 
 def _filters() -> svc.BoardFilters:
     return svc.BoardFilters(
         status=request.args.get("status", ""),
         overdue=request.args.get("overdue") == "1",
-        building_id=request.args.get("building", type=int),
-        category_id=request.args.get("category", type=int),
-        assignee_id=request.args.get("assignee", type=int),
+        building_id=valid_id(request.args.get("building")),
+        category_id=valid_id(request.args.get("category")),
+        assignee_id=valid_id(request.args.get("assignee")),
     )
 
 
@@ -30,27 +30,19 @@ def appeals_board():
     now = utcnow()
     filters = _filters()
     rows, counts = svc.board(current_user, filters, now)
-    orgs = uk_org_ids(current_user)
-    categories = [c for org in sorted(orgs) for c in svc.categories_for(org)]
+    buildings, categories = svc.board_choices(current_user)
     context = {
         "rows": rows,
         "counts": counts,
         "filters": filters,
         "now": now,
         "colleagues": svc.colleagues(current_user),
-        "buildings": [b for b in managed_buildings(current_user) if b.organisation_id in orgs],
+        "buildings": buildings,
         "categories": categories,
     }
     if targets("appeals-board"):
         return render_fragment("manage/_appeals_board.html", **context)
     return render_template("manage/appeals.html", **context)
-
-
-def _appeal(appeal_id: int) -> Appeal:
-    appeal = svc.appeal_for(current_user, appeal_id)
-    if appeal is None or not svc.is_staff_of(current_user, appeal):
-        abort(404)
-    return appeal
 
 
 def _row(appeal, status=200, message=None):
@@ -69,26 +61,25 @@ def _row(appeal, status=200, message=None):
 @bp.post("/appeals/<int:appeal_id>/row")
 @roles_required(Role.STAFF)
 def appeal_row_action(appeal_id: int):
-    appeal = _appeal(appeal_id)
-    if not FlaskForm().validate():
+    appeal = svc.staff_appeal_get(actor=current_user, id=appeal_id)
+    if not Form().validate():
         abort(400)
     try:
         if request.form.get("action") == "assign":
-            svc.appeal_assign(actor=current_user, appeal=appeal, assignee_id=request.form.get("assignee_id", type=int))
+            svc.appeal_assign(actor=current_user, appeal=appeal, assignee_id=request.form.get("assignee_id"))
         else:
             svc.appeal_set_status(
                 actor=current_user,
                 appeal=appeal,
                 to=request.form.get("to", ""),
                 reason=request.form.get("reason"),
-                expected_version=request.form.get("version", type=int),
+                expected_version=request.form.get("version", type=int),  # compared in Python, never in SQL
             )
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:
+    except (Invalid, Locked, Conflict) as error:
+        # The row again, fresh from the database, with the message: the status follows the error's class.
         return _row(
-            svc.appeal_for(current_user, appeal_id),
-            status=409 if "изменили" in error.message else 422,
+            svc.staff_appeal_get(actor=current_user, id=appeal_id),
+            status=422 if isinstance(error, Invalid) else 409,
             message=error.message,
         )
     return _row(appeal)
