@@ -1,11 +1,33 @@
 """Small helpers shared by routes: the request's origin and turning DomainErrors into form errors."""
 
-from flask import request
+from functools import wraps
+
+from flask import abort, request
+from flask_login import current_user, login_required
 from wtforms import Form
 
 from app.extensions import client_ip
 from app.services.context import Origin
 from app.services.errors import DomainError, Invalid
+
+
+def roles_required(*roles: str):
+    """Route gate: the user must be logged in and hold one of the roles (else 403).
+
+    Only a gate for whole sections; which objects the user reaches is decided by app/access.py.
+    """
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def origin() -> Origin:

@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy import delete, func, insert, select
 
+from app.access import access_for
 from app.extensions import db
 from app.formatting import number
 from app.models import Building, Meter, Premises, Reading, User
@@ -28,7 +29,6 @@ from app.models.billing import (
     Service,
     Statement,
 )
-from app.permissions import uk_org_ids
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Conflict, Invalid, NotAllowed
@@ -191,7 +191,7 @@ def period_close(*, actor: User, building: Building, period: date, now: datetime
     Re-closing replaces computed charges; a period whose charges were imported is refused (re-import instead).
     """
     now = now or utcnow()
-    if building.organisation_id not in uk_org_ids(actor):
+    if not access_for(actor).uk_manages(building):
         raise NotAllowed("Закрывать период может только управляющая организация")
     if period >= current_month(now):
         raise Invalid("period", "Закрыть можно только прошедший месяц")

@@ -31,13 +31,13 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.access import access_for, uk_buildings
 from app.extensions import db
 from app.formatting import number
 from app.models import Building, Premises, Statement, User
 from app.models.base import utcnow
 from app.models.billing import Charge, ChargeSource, Service
 from app.models.orgs import Organisation
-from app.permissions import uk_org_ids
 from app.services import billing
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
@@ -580,7 +580,7 @@ def _preview(rows: list[ImportRow], *, actor: User, building: Building, period: 
 
 
 def _require(actor: User, building: Building, period: date, now: datetime) -> set[int]:
-    orgs = uk_org_ids(actor)
+    orgs = set(access_for(actor).uk_orgs)
     if building.organisation_id not in orgs:
         raise NotAllowed("Загружать начисления может только управляющая организация дома")
     if period > current_month(now):
@@ -717,16 +717,12 @@ def charges_import_apply(*, actor: User, building: Building, period: date, token
 
 def import_buildings(actor: User) -> list[Building]:
     """Buildings whose charges the actor may import: those of the actor's management organisations."""
-    orgs = uk_org_ids(actor)
-    if not orgs:
-        return []
-    return list(db.session.scalars(select(Building).where(Building.organisation_id.in_(orgs))
-                                   .order_by(Building.street, Building.house)))
+    return uk_buildings(actor)
 
 
 def organisation_services(actor: User) -> list[tuple[Organisation, list[Service]]]:
     """Services of each of the actor's management organisations, for the help page (active first)."""
-    orgs = uk_org_ids(actor)
+    orgs = access_for(actor).uk_orgs
     if not orgs:
         return []
     services = list(db.session.scalars(select(Service).where(Service.organisation_id.in_(orgs)).order_by(

@@ -5,11 +5,11 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
+from app.access import access_for
 from app.extensions import db
 from app.models import Building, Meter, Premises, User
 from app.models.base import utcnow
 from app.models.metering import Resource
-from app.permissions import uk_org_ids
 from app.services import readings as readings_svc
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
@@ -48,7 +48,7 @@ def parse_date(raw, field: str, label: str) -> date | None:
 
 
 def _require_uk_staff(actor: User, building: Building) -> None:
-    if building.organisation_id not in uk_org_ids(actor):
+    if not access_for(actor).uk_manages(building):
         raise NotAllowed("Счётчики ведёт управляющая организация")
 
 

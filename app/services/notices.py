@@ -7,9 +7,10 @@ from datetime import datetime, timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, func, or_, select
 
+from app.access import access_for, valid_id
 from app.extensions import db
 from app.formatting import datetime_ru
-from app.models import Building, ConsentRecord, CouncilMembership, Ownership, Premises, User, building_suppliers
+from app.models import Building, ConsentRecord, CouncilMembership, Ownership, Premises, User
 from app.models.audit import ConsentAction, ConsentChannel
 from app.models.base import utcnow
 from app.models.messaging import (
@@ -22,11 +23,9 @@ from app.models.messaging import (
     NoticeTarget,
 )
 from app.models.metering import RESOURCE_LABELS, Resource
-from app.models.orgs import OrgKind
-from app.permissions import council_building_ids, uk_org_ids
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Invalid, Locked, NotAllowed
+from app.services.errors import Invalid, Locked, NotAllowed, NotFound
 from app.services.mailer import outbox_enqueue
 from app.services.periods import TZ
 from app.services.validation import clean_text, validate_all
@@ -96,24 +95,25 @@ def parse_local(raw, field: str) -> datetime | None:
 
 def posting_buildings(actor: User) -> dict[int, tuple[str, int | None]]:
     """building id -> (role, organisation id) the actor posts in. УК staff first, then supplier, then council."""
-    result: dict[int, tuple[str, int | None]] = {}
-    for b_id in council_building_ids(actor):
-        result[b_id] = ("council", None)
-    rso = [m.organisation_id for m in actor.staff_memberships if m.organisation.kind == OrgKind.RSO]
-    if rso:
+    access = access_for(actor)
+    result: dict[int, tuple[str, int | None]] = dict.fromkeys(access.council_buildings, ("council", None))
+    for b_id, org_id in access.supplier_of_building.items():
+        result[b_id] = ("rso", org_id)
+    if access.uk_buildings:
         for b_id, org_id in db.session.execute(
-            select(building_suppliers.c.building_id, building_suppliers.c.organisation_id).where(
-                building_suppliers.c.organisation_id.in_(rso)
-            )
-        ):
-            result[b_id] = ("rso", org_id)
-    orgs = uk_org_ids(actor)
-    if orgs:
-        for b_id, org_id in db.session.execute(
-            select(Building.id, Building.organisation_id).where(Building.organisation_id.in_(orgs))
+            select(Building.id, Building.organisation_id).where(access.uk_buildings_clause())
         ):
             result[b_id] = ("staff", org_id)
     return result
+
+
+def posting_building_list(actor: User) -> list[Building]:
+    """The buildings the actor may post notices to, by address."""
+    allowed = posting_buildings(actor)
+    if not allowed:
+        return []
+    return list(db.session.scalars(
+        select(Building).where(Building.id.in_(sorted(allowed))).order_by(Building.street, Building.house)))
 
 
 def can_post(actor: User) -> bool:
@@ -243,15 +243,16 @@ def notice_publish(
     return notice
 
 
-def notice_for_edit(actor: User, notice: Notice) -> None:
+def may_edit(actor: User, notice: Notice) -> bool:
     """The author, or a colleague of the same organisation, may edit or withdraw (council: the author)."""
     if notice.author_id == actor.id:
-        return
-    if notice.author_role == "staff" and notice.organisation_id in uk_org_ids(actor):
-        return
-    if notice.author_role == "rso" and notice.organisation_id in {m.organisation_id for m in actor.staff_memberships}:
-        return
-    raise NotAllowed("Изменить оповещение может его автор или сотрудник той же организации")
+        return True
+    return notice.author_role in ("staff", "rso") and access_for(actor).works_for(notice.organisation_id)
+
+
+def notice_for_edit(actor: User, notice: Notice) -> None:
+    if not may_edit(actor, notice):
+        raise NotAllowed("Изменить оповещение может его автор или сотрудник той же организации")
 
 
 def notice_edit(
@@ -328,19 +329,10 @@ def _audience_clause(user: User):
                 or_(NoticeTarget.entrance.is_(None), NoticeTarget.entrance == p.entrance),
             )
         )
-    managed = set(council_building_ids(user))
-    orgs = uk_org_ids(user)
-    if managed:
-        clauses.append(NoticeTarget.building_id.in_(managed))
-    if orgs:
-        clauses.append(NoticeTarget.building_id.in_(select(Building.id).where(Building.organisation_id.in_(orgs))))
-    rso = [m.organisation_id for m in user.staff_memberships if m.organisation.kind == OrgKind.RSO]
-    if rso:
-        clauses.append(
-            NoticeTarget.building_id.in_(
-                select(building_suppliers.c.building_id).where(building_suppliers.c.organisation_id.in_(rso))
-            )
-        )
+    access = access_for(user)
+    buildings = access.managed_buildings | set(access.supplier_of_building)
+    if buildings:
+        clauses.append(NoticeTarget.building_id.in_(sorted(buildings)))
     return or_(*clauses) if clauses else None
 
 
@@ -351,19 +343,20 @@ def _visible_ids(user: User):
     return select(NoticeTarget.notice_id).where(clause)
 
 
-def notice_for(user: User, notice_id: int) -> Notice | None:
-    """The notice if the user receives it (or may edit it), else None (the route answers 404)."""
-    ids = _visible_ids(user)
-    notice = db.session.get(Notice, notice_id)
+def notice_get(*, actor: User, id: int) -> Notice:  # noqa: A002
+    """The notice if the actor receives it (or wrote it), else NotFound (a 404)."""
+    key = valid_id(id)
+    notice = db.session.get(Notice, key) if key else None
     if notice is None:
-        return None
+        raise NotFound("Оповещение не найдено")
+    if notice.author_id == actor.id:
+        return notice
+    ids = _visible_ids(actor)
     if ids is not None and db.session.scalar(
-        select(func.count()).select_from(ids.where(NoticeTarget.notice_id == notice_id).subquery())
+        select(func.count()).select_from(ids.where(NoticeTarget.notice_id == notice.id).subquery())
     ):
         return notice
-    if notice.author_id == user.id:
-        return notice
-    return None
+    raise NotFound("Оповещение не найдено")
 
 
 @dataclass

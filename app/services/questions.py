@@ -21,6 +21,7 @@ from typing import Literal
 from sqlalchemy import and_, case, false, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
+from app.access import access_for, valid_id
 from app.extensions import db
 from app.formatting import datetime_ru
 from app.models import (
@@ -36,10 +37,9 @@ from app.models.appeals import QuestionStatus
 from app.models.base import utcnow
 from app.models.metering import RESOURCE_LABELS, Resource
 from app.models.orgs import OrgKind, StaffRole
-from app.permissions import owned_premises_ids
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Conflict, Invalid, Locked, NotAllowed
+from app.services.errors import Conflict, Invalid, Locked, NotAllowed, NotFound
 from app.services.mailer import outbox_enqueue
 from app.services.validation import clean_text, validate_all
 
@@ -142,7 +142,7 @@ def question_ask(*, actor: User, premises: Premises, data: QuestionInput, now: d
                  origin: Origin = NO_ORIGIN) -> Question:
     """Ask a question about own premises. A repeat of the same question within minutes returns the first one."""
     now = now or utcnow()
-    if premises.id not in owned_premises_ids(actor):
+    if not access_for(actor).owns(premises):
         raise NotAllowed("Задать вопрос можно только о своём помещении")
     recipients = {r.key: r for r in question_recipients(actor=actor, premises=premises)}
 
@@ -282,13 +282,16 @@ def owner_questions(*, actor: User, offset: int = 0, limit: int = OWNER_PAGE_SIZ
     return OwnerList(items[:limit], offset + limit if len(items) > limit else None)
 
 
-def owner_question(*, actor: User, question_id: int) -> tuple[Question, Premises | None] | None:
-    """The question with its thread if the actor asked it, else None (the route answers 404)."""
+def question_get(*, actor: User, id: int) -> tuple[Question, Premises | None]:  # noqa: A002
+    """The question with its thread if the actor asked it, else NotFound (a 404)."""
+    key = valid_id(id)
     row = db.session.execute(
         select(Question, Premises).outerjoin(Premises, Premises.id == Question.premises_id)
-        .where(Question.id == question_id, Question.author_id == actor.id)
-        .options(joinedload(Question.organisation), selectinload(Question.messages))).unique().first()
-    return (row[0], row[1]) if row else None
+        .where(Question.id == key, Question.author_id == actor.id)
+        .options(joinedload(Question.organisation), selectinload(Question.messages))).unique().first() if key else None
+    if row is None:
+        raise NotFound("Вопрос не найден")
+    return row[0], row[1]
 
 
 # --- the addressee's side: the shared inbox ------------------------------------------------------------------------
@@ -341,22 +344,18 @@ class InboxScope:
 
 
 def inbox_scope(actor: User) -> InboxScope:
-    uk, rso, admin, labels = set(), set(), set(), []
-    for m in actor.staff_memberships:
-        if m.organisation.kind == OrgKind.UK:
-            uk.add(m.organisation_id)
-        elif m.organisation.kind == OrgKind.RSO:
-            rso.add(m.organisation_id)
-        else:
-            continue
-        labels.append(m.organisation.short_name)
-        if m.role == StaffRole.ADMIN:
-            admin.add(m.organisation_id)
-    council = {m.building_id for m in actor.council_memberships}
-    chair = {m.building_id for m in actor.council_memberships if m.is_chair}
+    """The actor's groups, from the access layer; the labels name them for the page header."""
+    access = access_for(actor)
+    labels = [m.organisation.short_name for m in actor.staff_memberships
+              if access.works_for(m.organisation_id)]
     labels += [f"совет дома {m.building.short_address}" for m in actor.council_memberships]
-    return InboxScope(actor.id, frozenset(uk), frozenset(rso), frozenset(council), frozenset(admin),
-                      frozenset(chair), tuple(labels))
+    return InboxScope(actor.id, access.uk_orgs, access.rso_orgs, access.council_buildings, access.uk_admin_orgs
+                      | _rso_admin_orgs(actor), access.chair_buildings, tuple(labels))
+
+
+def _rso_admin_orgs(actor: User) -> frozenset[int]:
+    return frozenset(m.organisation_id for m in actor.staff_memberships
+                     if m.organisation.kind == OrgKind.RSO and m.role == StaffRole.ADMIN)
 
 
 def can_use_inbox(actor: User) -> bool:
@@ -468,13 +467,15 @@ def inbox_for(*, actor: User, tab: str = "new", offset: int = 0, limit: int = PA
                      scope.labels)
 
 
-def inbox_question(*, actor: User, question_id: int) -> InboxItem | None:
-    """One question of the actor's inbox, else None (the route answers 404)."""
+def inbox_item_get(*, actor: User, id: int) -> InboxItem:  # noqa: A002
+    """One question of the actor's inbox, else NotFound (a 404)."""
     scope = inbox_scope(actor)
-    if not scope:
-        return None
-    row = db.session.execute(_inbox_query(scope).where(Question.id == question_id)).unique().first()
-    return _item(actor, scope, row[0], row[1]) if row else None
+    key = valid_id(id)
+    row = db.session.execute(_inbox_query(scope).where(Question.id == key)).unique().first() \
+        if scope and key else None
+    if row is None:
+        raise NotFound("Вопрос не найден")
+    return _item(actor, scope, row[0], row[1])
 
 
 def _member(actor: User, question: Question) -> InboxScope:

@@ -17,15 +17,15 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.access import access_for
 from app.extensions import db
 from app.formatting import date_ru, datetime_ru, number, period_ru
 from app.models import Building, Meter, Premises, Reading, ReadingRevision, ReadingSubmission, User
 from app.models.base import utcnow
 from app.models.metering import LOCKING_SOURCES, SOURCE_LABELS, ReadingSource, Resource
-from app.permissions import can_manage_building, council_building_ids
 from app.services.audit import primary_role
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Conflict, Invalid, Locked, NotAllowed
+from app.services.errors import Conflict, Invalid, Locked, NotAllowed, NotFound
 from app.services.mailer import outbox_enqueue
 from app.services.periods import TZ, add_months, current_month, local_today, window_state
 
@@ -200,7 +200,7 @@ def reading_submit(
     None if there was none) makes a stale form fail with Conflict instead of overwriting a newer value.
     """
     now = now or utcnow()
-    if not any(o.premises_id == premises.id for o in actor.ownerships):
+    if not access_for(actor).owns(premises):
         raise NotAllowed("Передавать показания может только собственник помещения")
     state = window_state(premises.building, now)
     if not state.is_open:
@@ -336,14 +336,17 @@ def _conflict_message(current: Reading | None) -> str:
 
 
 def entry_source(actor: User, building: Building) -> ReadingSource:
-    return ReadingSource.COUNCIL if building.id in council_building_ids(actor) and not _is_uk_staff_of(
-        actor, building) else ReadingSource.STAFF
+    access = access_for(actor)
+    return ReadingSource.COUNCIL if access.on_council_of(building) and not access.uk_manages(building) \
+        else ReadingSource.STAFF
 
 
-def _is_uk_staff_of(actor: User, building: Building) -> bool:
-    from app.permissions import uk_org_ids
-
-    return building.organisation_id in uk_org_ids(actor)
+def submission_get(*, actor: User, number: str) -> ReadingSubmission:
+    """An owner's confirmation of handed-in readings, for the owners of that premises only."""
+    submission = db.session.scalar(select(ReadingSubmission).where(ReadingSubmission.number == (number or "")[:20]))
+    if submission is None or not access_for(actor).owns(submission.premises_id):
+        raise NotFound("Подтверждение не найдено")
+    return submission
 
 
 @dataclass
@@ -397,7 +400,7 @@ def readings_enter_bulk(
 def _enter(*, actor: User, meter: Meter, period: date, raw, expected_version: int | None, now: datetime,
            origin: Origin) -> EntryResult:
     building = db.session.get(Building, meter.building_id)
-    if not can_manage_building(actor, building):
+    if not access_for(actor).manages(building):
         raise NotAllowed("Вносить показания этого дома может только совет дома или управляющая организация")
     if meter.archived:
         raise Locked("Счётчик снят с учёта")

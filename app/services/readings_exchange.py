@@ -23,14 +23,13 @@ from decimal import Decimal
 from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from app.access import access_for, valid_id
 from app.extensions import db
 from app.formatting import datetime_ru, local, number, period_ru
-from app.models import Building, Meter, Premises, Reading, ReadingImport, User, building_suppliers
+from app.models import Building, Meter, Premises, Reading, ReadingImport, User
 from app.models.base import utcnow
 from app.models.metering import RESOURCE_LABELS, SOURCE_LABELS, ReadingSource, Resource
-from app.models.orgs import OrgKind
 from app.models.people import Role
-from app.permissions import council_building_ids, uk_org_ids
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -75,26 +74,11 @@ def export_scope(actor: User) -> dict[int, frozenset[Resource] | None]:
     """Buildings whose readings the actor may export: building id -> resources (None = every resource).
 
     УК staff: the buildings of their organisations; council: its buildings; РСО: the buildings it supplies,
-    limited to the resources of the supplier (as on the board, app/permissions_readings.supplier_resources).
+    limited to the resources of the supplier (as on the board, app/access.py Access.supplier_resources).
     """
-    scope: dict[int, frozenset[Resource] | None] = {}
-    rso_resources: dict[int, set[Resource]] = {}
-    for m in actor.staff_memberships:
-        if m.organisation.kind == OrgKind.RSO:
-            resources = {Resource(r) for r in (m.organisation.settings or {}).get("resources", [])}
-            rso_resources.setdefault(m.organisation_id, set()).update(resources)
-    if rso_resources:
-        supplied: dict[int, set[Resource]] = defaultdict(set)
-        for building_id, org_id in db.session.execute(
-                select(building_suppliers.c.building_id, building_suppliers.c.organisation_id)
-                .where(building_suppliers.c.organisation_id.in_(rso_resources))):
-            supplied[building_id] |= rso_resources[org_id]
-        scope.update({b: frozenset(r) for b, r in supplied.items() if r})
-    managed = set(council_building_ids(actor))
-    orgs = uk_org_ids(actor)
-    if orgs:
-        managed |= set(db.session.scalars(select(Building.id).where(Building.organisation_id.in_(orgs))))
-    scope.update({b: None for b in managed})
+    access = access_for(actor)
+    scope: dict[int, frozenset[Resource] | None] = {b: r for b, r in access.supplied.items() if r}
+    scope.update(dict.fromkeys(access.managed_buildings))
     return scope
 
 
@@ -108,7 +92,7 @@ def export_buildings(actor: User) -> list[Building]:
 
 
 def can_import(actor: User) -> bool:
-    return bool(uk_org_ids(actor))
+    return access_for(actor).is_staff
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -444,7 +428,7 @@ class _Checked:
 
 def _check(actor: User, period: date, raw_rows: list[dict], now: datetime) -> _Checked:
     """Check every row against the database; no writes. Six queries, whatever the number of rows."""
-    orgs = uk_org_ids(actor)
+    orgs = access_for(actor).uk_orgs
     accounts = {r["account"] for r in raw_rows if r["account"]}
     premises_by_account = {p.account_number: p for p in db.session.scalars(
         select(Premises).where(Premises.account_number.in_(accounts)))} if accounts else {}
@@ -585,7 +569,7 @@ def import_totals(reading_import: ReadingImport) -> ImportTotals:
 
 
 def _require_importer(actor: User) -> set[int]:
-    orgs = uk_org_ids(actor)
+    orgs = set(access_for(actor).uk_orgs)
     if not orgs:
         raise NotAllowed("Загружать показания из файла может только управляющая организация")
     return orgs
@@ -628,8 +612,9 @@ def _import_organisation(orgs: set[int], rows: list[dict]) -> int:
 
 def reading_import_get(*, actor: User, import_id: int) -> ReadingImport:
     """An import the actor may see: one of their organisation's (else NotFound, a 404)."""
-    reading_import = db.session.get(ReadingImport, import_id)
-    if reading_import is None or reading_import.organisation_id not in uk_org_ids(actor):
+    key = valid_id(import_id)
+    reading_import = db.session.get(ReadingImport, key) if key else None
+    if reading_import is None or not access_for(actor).staff_of(reading_import.organisation_id):
         raise NotFound("Нет такой загрузки")
     return reading_import
 

@@ -9,15 +9,15 @@ import segno
 from flask import render_template
 from sqlalchemy import select
 
+from app.access import access_for, owners_of, valid_id
 from app.extensions import db
 from app.models import Premises, Statement, User
 from app.models.base import utcnow
 from app.models.billing import Charge, ReceiptBatch, ReceiptPdf
 from app.models.orgs import Organisation
-from app.permissions import owners_of
 from app.services import readings as readings_svc
 from app.services.billing import charges_for
-from app.services.errors import NotFound
+from app.services.errors import Invalid, NotAllowed, NotFound
 
 
 def _clean(value: str | None, limit: int) -> str:
@@ -147,14 +147,40 @@ def receipt_pdf(premises: Premises, period: date, *, now: datetime | None = None
 
 
 def batch_create(*, actor: User, building, period: date) -> ReceiptBatch:
+    if not access_for(actor).uk_manages(building):
+        raise NotAllowed("Квитанции дома готовит управляющая организация")
     total = db.session.scalar(select(db.func.count(Statement.id)).join(Premises).where(
         Premises.building_id == building.id, Statement.period == period)) or 0
     if not total:
-        raise NotFound("За этот месяц квитанций нет: сначала закройте период или загрузите начисления")
+        raise Invalid("period", "За этот месяц квитанций нет: сначала закройте период или загрузите начисления")
     batch = ReceiptBatch(building_id=building.id, period=period, total=total, created_by_id=actor.id)
     db.session.add(batch)
     db.session.commit()
     return batch
+
+
+def batch_get(*, actor: User, id: int) -> ReceiptBatch:  # noqa: A002
+    """A building batch of the actor's УК, else NotFound."""
+    key = valid_id(id)
+    batch = db.session.get(ReceiptBatch, key) if key else None
+    if batch is None or batch.building_id not in access_for(actor).uk_buildings:
+        raise NotFound("Пакет квитанций не найден")
+    return batch
+
+
+def building_batches(*, building, limit: int = 5) -> list[ReceiptBatch]:
+    return list(db.session.scalars(select(ReceiptBatch).where(ReceiptBatch.building_id == building.id)
+                                   .order_by(ReceiptBatch.id.desc()).limit(limit)))
+
+
+def building_summary(*, building, period: date) -> dict:
+    """Statements of a building for a month: how many, charged and due in total."""
+    row = db.session.execute(
+        select(db.func.count(Statement.id), db.func.coalesce(db.func.sum(Statement.charged), 0),
+               db.func.coalesce(db.func.sum(Statement.amount_due), 0))
+        .join(Premises, Premises.id == Statement.premises_id)
+        .where(Premises.building_id == building.id, Statement.period == period)).one()
+    return {"count": row[0], "charged": row[1], "due": row[2]}
 
 
 def batch_run(batch_id: int, *, chunk: int = 10) -> ReceiptBatch:

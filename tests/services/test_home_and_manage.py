@@ -1,11 +1,15 @@
 from datetime import UTC, datetime, timedelta
 
-from app.permissions import managed_building_ids
+from app.access import access_for
 from app.services import accounts
 from app.services.home import attention_items, building_stats
 from app.services.manage import account_status, building_premises_rows
 
 NOW = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+
+
+def managed_building_ids(user):
+    return access_for(user).managed_buildings
 
 
 def test_managed_buildings_by_role(world):

@@ -7,7 +7,7 @@ import pytest
 from app.models import AuditLog, Notice, NoticeRevision, OutboxMessage
 from app.models.audit import ConsentChannel
 from app.services import notices as svc
-from app.services.errors import Invalid, Locked, NotAllowed
+from app.services.errors import Invalid, Locked, NotAllowed, NotFound
 from app.services.profile import consents_set
 from tests.factories import OwnershipFactory, PremisesFactory, UserFactory
 
@@ -85,15 +85,17 @@ def test_times_are_chita_local(world):
 
 def test_targeting_by_building_and_entrance(world, db):
     notice = svc.notice_publish(actor=world.staff, data=data(world, entrances="2"), now=NOW)
-    assert svc.notice_for(world.council, notice.id)  # council of the building sees everything of it
-    assert svc.notice_for(world.owner, notice.id) is None  # кв. 1 is in entrance 1
+    assert svc.notice_get(actor=world.council, id=notice.id)  # council of the building sees everything of it
+    with pytest.raises(NotFound):
+        svc.notice_get(actor=world.owner, id=notice.id)  # кв. 1 is in entrance 1
     entrance2 = UserFactory(login="e2")
     OwnershipFactory(user=entrance2, premises=PremisesFactory(building=world.building, number="30", entrance=2))
     db.session.commit()
-    assert svc.notice_for(entrance2, notice.id)
-    assert svc.notice_for(world.owner_other, notice.id) is None  # another building, another УК
-    assert svc.notice_for(world.staff_other, notice.id) is None
-    assert svc.notice_for(world.rso_user, notice.id)  # supplier of the building
+    assert svc.notice_get(actor=entrance2, id=notice.id)
+    for outsider in (world.owner_other, world.staff_other):  # another building, another УК
+        with pytest.raises(NotFound):
+            svc.notice_get(actor=outsider, id=notice.id)
+    assert svc.notice_get(actor=world.rso_user, id=notice.id)  # supplier of the building
 
 
 def test_feed_pins_active_outages_pages_and_unread(world, db):

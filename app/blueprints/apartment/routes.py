@@ -1,12 +1,12 @@
 from flask import abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from app.access import owners_of
 from app.blueprints.apartment import bp
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.apartment.forms import OwnerFieldsForm
 from app.blueprints.auth.routes import _safe_next
 from app.htmx import render_fragment, targets
-from app.permissions import owners_of
 from app.services.apartment import premises_update_owner_fields
 from app.web import edit_region, origin
 

@@ -1,10 +1,10 @@
 from flask import redirect, render_template, url_for
 from flask_login import current_user, login_required
 
+from app.access import managed_buildings
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.home import bp
 from app.models.people import Role
-from app.permissions import managed_buildings
 from app.services.home import attention_items, building_stats
 
 

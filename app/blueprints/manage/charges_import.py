@@ -10,21 +10,21 @@ from datetime import date
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired, FileSize
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import HiddenField, SelectField, StringField
 
+from app.access import uk_building_get
 from app.blueprints.manage import bp
 from app.formatting import money, period_ru
+from app.forms import Form
 from app.models import Building
 from app.models.base import utcnow
 from app.models.people import Role
-from app.permissions import building_for, roles_required, uk_org_ids
 from app.services import charges_import as svc
 from app.services.errors import Conflict, Invalid
 from app.services.periods import add_months, current_month, parse_period
-from app.web import form_error, origin
+from app.web import form_error, origin, roles_required
 
 MAX_MB = svc.MAX_FILE_BYTES // (1024 * 1024)
 # The body may exceed the file a little (other fields, multipart boundaries); the exact limit is on the file.
@@ -33,7 +33,7 @@ TOO_LARGE = f"Файл больше {MAX_MB} МБ. Разделите его н�
 STALE = "Страница устарела. Загрузите файл ещё раз."
 
 
-class UploadForm(FlaskForm):
+class UploadForm(Form):
     building = SelectField("Дом", validate_choice=False)
     period = StringField("Месяц начислений")
     file = FileField("Файл CSV или XLSX", validators=[
@@ -43,7 +43,7 @@ class UploadForm(FlaskForm):
     ])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     building = HiddenField()
     period = HiddenField()
     token = HiddenField()
@@ -58,12 +58,7 @@ def _buildings() -> list[Building]:
 
 def _building(raw: str | None) -> Building:
     """A building of the actor's organisation, else 404 (never say whether it exists)."""
-    if not raw or not str(raw).isdigit():
-        abort(404)
-    building = building_for(current_user, int(raw))
-    if building.organisation_id not in uk_org_ids(current_user):
-        abort(404)  # a building the actor reaches only as a council member
-    return building
+    return uk_building_get(actor=current_user, id=raw)  # council members and other УК: 404
 
 
 def _period(raw: str | None) -> date | None:

@@ -4,21 +4,20 @@ import io
 
 from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import RadioField, SelectField
 
 from app.blueprints.manage import bp
 from app.formatting import period_ru
+from app.forms import Form
 from app.models import Building
 from app.models.base import utcnow
 from app.models.people import Role
-from app.permissions import roles_required
 from app.services import readings_exchange as svc
 from app.services.errors import Conflict, Invalid, NotFound
 from app.services.periods import add_months, current_month, parse_period, window_state
-from app.web import form_error, origin
+from app.web import form_error, origin, roles_required
 
 EXPORTERS = (Role.STAFF, Role.COUNCIL, Role.RSO)
 IMPORTERS = (Role.STAFF,)
@@ -38,7 +37,7 @@ def _default_period(buildings: list[Building]) -> str:
     return f"{period:%Y-%m}"
 
 
-class ExportForm(FlaskForm):
+class ExportForm(Form):
     class Meta:
         csrf = False  # a GET form that downloads a file
 
@@ -48,12 +47,12 @@ class ExportForm(FlaskForm):
                         validate_choice=False)
 
 
-class ImportForm(FlaskForm):
+class ImportForm(Form):
     period = SelectField("Месяц показаний", validate_choice=False)
     file = FileField("Файл CSV или XLSX", validators=[FileRequired("Выберите файл с показаниями")])
 
 
-class ApplyForm(FlaskForm):
+class ApplyForm(Form):
     pass
 
 

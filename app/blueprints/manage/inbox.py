@@ -9,26 +9,25 @@ question's page with the message and the typed text (409/422).
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 
 from app.blueprints.manage import bp
+from app.forms import Form
 from app.htmx import render_fragment, targets
 from app.models.people import Role
-from app.permissions import roles_required
 from app.services import questions as svc
-from app.services.errors import Conflict, Invalid, Locked, NotAllowed
-from app.web import origin
+from app.services.errors import Conflict, Invalid, Locked
+from app.web import origin, roles_required
 
 INBOX_ROLES = (Role.STAFF, Role.COUNCIL, Role.RSO)
 CHANGED = {"HX-Trigger": "inbox:changed"}
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     pass
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     text = TextAreaField("Ответ собственнику")
 
 
@@ -56,13 +55,6 @@ def inbox_counter():
     return render_fragment("manage/_inbox_counter.html", count=svc.inbox_new_count(actor=current_user))
 
 
-def _item_or_404(question_id: int) -> svc.InboxItem:
-    item = svc.inbox_question(actor=current_user, question_id=question_id)
-    if item is None:
-        abort(404)
-    return item
-
-
 def _safe_next(default: str) -> str:
     """Back to the inbox page the form was on (its tab and paging), never to another site."""
     target = request.form.get("next") or ""
@@ -72,7 +64,7 @@ def _safe_next(default: str) -> str:
 
 
 def _region(question_id: int, status: int = 200, headers: dict | None = None, **extra):
-    item = _item_or_404(question_id)
+    item = svc.inbox_item_get(actor=current_user, id=question_id)
     body, status = render_fragment("manage/_inbox_item.html", item=item, full=request.form.get("view") == "full",
                                    next_url=_safe_next(url_for("manage.inbox")), status=status,
                                    **extra)
@@ -80,7 +72,7 @@ def _region(question_id: int, status: int = 200, headers: dict | None = None, **
 
 
 def _question_page(question_id: int, status: int = 200, **extra):
-    item = _item_or_404(question_id)
+    item = svc.inbox_item_get(actor=current_user, id=question_id)
     return render_template("manage/inbox_question.html", item=item, full=True,
                            next_url=url_for("manage.inbox_question", question_id=question_id),
                            page_has_errors=bool(extra.get("error")), **extra), status
@@ -90,7 +82,7 @@ def _question_page(question_id: int, status: int = 200, **extra):
 @roles_required(*INBOX_ROLES)
 def inbox_question(question_id: int):
     if targets(f"question-{question_id}"):
-        item = _item_or_404(question_id)
+        item = svc.inbox_item_get(actor=current_user, id=question_id)
         return render_fragment("manage/_inbox_item.html", item=item, full=request.args.get("view") == "full",
                                next_url=url_for("manage.inbox"))
     return _question_page(question_id)
@@ -98,16 +90,14 @@ def inbox_question(question_id: int):
 
 def _act(question_id: int, action, done: str, *, focus_reply: bool = False):
     """Run one service call on a question and answer htmx with the region, a plain form with 303 or the page."""
-    item = _item_or_404(question_id)
+    item = svc.inbox_item_get(actor=current_user, id=question_id)
     htmx = targets(f"question-{question_id}")
     form = ReplyForm() if action is _answer else ActionForm()
     if not form.validate():
         abort(400)
     typed = form.text.data if isinstance(form, ReplyForm) else None
-    try:
+    try:  # NotAllowed (e.g. one's own question) reaches the global handler: 403
         action(item.question, form)
-    except NotAllowed:
-        abort(403)
     except Invalid as error:
         if htmx:
             return _region(question_id, 422, error=error.message, typed=typed)

@@ -2,24 +2,22 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
+from app.access import premises_get, uk_building_get, uk_meter_get
 from app.blueprints.manage import bp
-from app.extensions import db
-from app.models import Meter
+from app.forms import Form
 from app.models.metering import RESOURCE_LABELS
 from app.models.people import Role
-from app.permissions import building_for, premises_for, roles_required, uk_org_ids
 from app.services import meters as svc
 from app.services.errors import DomainError
-from app.web import form_error, origin
+from app.web import form_error, origin, roles_required
 
 TARIFF_CHOICES = [("single", "однотарифный"), ("day_night", "день/ночь (T1, T2)"), ("three", "три зоны (T1–T3)")]
 
 
-class MeterForm(FlaskForm):
+class MeterForm(Form):
     resource = SelectField(
         "Ресурс", validate_choice=False, choices=[(r.value, label) for r, label in RESOURCE_LABELS.items()]
     )
@@ -55,10 +53,8 @@ def _back(meter_or_premises_id, building_id):
 @bp.route("/premises/<int:premises_id>/meters/new", methods=["GET", "POST"], endpoint="meter_new_premises")
 @roles_required(Role.STAFF)
 def meter_new(building_id: int | None = None, premises_id: int | None = None):
-    premises = premises_for(current_user, premises_id) if premises_id else None
-    building = premises.building if premises else building_for(current_user, building_id)
-    if building.organisation_id not in uk_org_ids(current_user):
-        abort(404)
+    premises = premises_get(actor=current_user, id=premises_id) if premises_id else None
+    building = uk_building_get(actor=current_user, id=premises.building_id if premises else building_id)
     form = MeterForm()
     status = 200
     if form.is_submitted():
@@ -81,12 +77,10 @@ def meter_new(building_id: int | None = None, premises_id: int | None = None):
 @bp.route("/meters/<int:meter_id>/replace", methods=["GET", "POST"])
 @roles_required(Role.STAFF)
 def meter_replace(meter_id: int):
-    meter = db.session.get(Meter, meter_id)
-    if meter is None or meter.archived:
+    meter = uk_meter_get(actor=current_user, id=meter_id)
+    if meter.archived:
         abort(404)
-    building = building_for(current_user, meter.building_id)
-    if building.organisation_id not in uk_org_ids(current_user):
-        abort(404)
+    building = uk_building_get(actor=current_user, id=meter.building_id)
     registers = svc.device_registers(meter)
     form = MeterForm(
         data=None
@@ -132,13 +126,9 @@ def meter_replace(meter_id: int):
 @bp.post("/meters/<int:meter_id>/archive")
 @roles_required(Role.STAFF)
 def meter_archive(meter_id: int):
-    meter = db.session.get(Meter, meter_id)
-    if meter is None:
-        abort(404)
-    building = building_for(current_user, meter.building_id)
-    if building.organisation_id not in uk_org_ids(current_user):
-        abort(404)
-    if not FlaskForm().validate():
+    meter = uk_meter_get(actor=current_user, id=meter_id)
+    building = uk_building_get(actor=current_user, id=meter.building_id)
+    if not Form().validate():
         abort(400)
     svc.meter_archive(actor=current_user, meter=meter, origin=origin())
     flash(f"Счётчик № {meter.serial_number} снят с учёта.", "success")

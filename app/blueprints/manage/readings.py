@@ -3,17 +3,16 @@
 from flask import abort, render_template, request, url_for
 from flask_login import current_user
 
+from app.access import access_for, managed_building_get, managed_buildings, meter_get
 from app.blueprints.manage import bp
-from app.extensions import db
 from app.htmx import render_fragment, targets
-from app.models import Building, Meter
+from app.models import Building
 from app.models.base import utcnow
 from app.models.people import Role
-from app.permissions import building_for, managed_buildings, roles_required, uk_org_ids
 from app.services import readings as svc
-from app.services.errors import Conflict, Invalid, Locked, NotAllowed
+from app.services.errors import Conflict, Invalid, Locked
 from app.services.periods import add_months, current_month, parse_period, window_state
-from app.web import origin
+from app.web import origin, roles_required
 
 MANAGERS = (Role.STAFF, Role.COUNCIL)
 
@@ -21,7 +20,7 @@ MANAGERS = (Role.STAFF, Role.COUNCIL)
 def _filters(buildings: list[Building]):
     building_id = request.args.get("building", type=int)
     if building_id:
-        building = building_for(current_user, building_id)
+        building = managed_building_get(actor=current_user, id=building_id)
     elif buildings:
         building = buildings[0]
     else:
@@ -52,7 +51,7 @@ def readings_grid():
         "buildings": buildings, "building": building, "period": period, "periods": periods, "entrance": entrance,
         "missing": missing, "rows": [r for r in rows if r.lines], "total": total, "entrances": entrances,
         "today": svc.local_today(utcnow()),
-        "uk_orgs": uk_org_ids(current_user),
+        "uk_orgs": access_for(current_user).uk_orgs,
     }
     if targets("readings-grid"):
         return render_fragment("manage/_readings_grid.html", **context)
@@ -68,10 +67,10 @@ def _cell(line, period, *, status=200, state="idle", message=None, typed=None, w
 @roles_required(*MANAGERS)
 def reading_cell(period: str, meter_id: int):
     period_date = parse_period(period)
-    meter = db.session.get(Meter, meter_id)
-    if period_date is None or meter is None or meter.premises_id is None:
+    meter = meter_get(actor=current_user, id=meter_id)
+    if period_date is None or meter.premises_id is None:
         abort(404)
-    building = building_for(current_user, meter.building_id)  # 404 outside the actor's buildings
+    building = managed_building_get(actor=current_user, id=meter.building_id)  # suppliers and owners: 404
     typed = request.form.get("value", "")
     version = request.form.get("version", type=int)
     try:
@@ -83,9 +82,9 @@ def reading_cell(period: str, meter_id: int):
     except Conflict as error:
         (line,) = svc.meter_lines([meter], period_date)
         return _cell(line, period_date, status=409, state="conflict", message=error.message, typed=typed)
-    except (Locked, NotAllowed) as error:
+    except Locked as error:
         (line,) = svc.meter_lines([meter], period_date)
-        return _cell(line, period_date, status=403, state="error", message=error.message, typed=typed)
+        return _cell(line, period_date, status=409, state="error", message=error.message, typed=typed)
     if not targets(f"reading-cell-{meter.id}"):
         # Without JavaScript: back to the grid where this row is.
         from flask import redirect

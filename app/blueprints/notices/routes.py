@@ -1,24 +1,20 @@
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 
 from app.blueprints.notices import bp
 from app.blueprints.notices.forms import NoticeForm, WithdrawForm
-from app.extensions import csrf, db
+from app.extensions import csrf
+from app.forms import Form
 from app.htmx import render_fragment, targets
-from app.models import Building
 from app.models.base import utcnow
 from app.services import notices as svc
-from app.services.errors import DomainError, Invalid, NotAllowed
+from app.services.errors import DomainError, Invalid, Locked
 from app.services.periods import TZ
 from app.web import form_error, origin
 
 
 def _building_choices():
-    allowed = svc.posting_buildings(current_user)
-    buildings = db.session.query(Building).filter(Building.id.in_(allowed)).order_by(Building.street,
-                                                                                     Building.house).all()
-    return [(b.id, b.short_address) for b in buildings]
+    return [(b.id, b.short_address) for b in svc.posting_building_list(current_user)]
 
 
 def _input(form: NoticeForm) -> svc.NoticeInput:
@@ -50,23 +46,12 @@ def unread():
     return render_fragment("notices/_unread.html", unread=svc.unread_count(current_user, now=utcnow()))
 
 
-def _notice_or_404(notice_id: int):
-    notice = svc.notice_for(current_user, notice_id)
-    if notice is None:
-        abort(404)
-    return notice
-
-
 @bp.get("/<int:notice_id>")
 @login_required
 def detail(notice_id: int):
-    notice = _notice_or_404(notice_id)
+    notice = svc.notice_get(actor=current_user, id=notice_id)
     newly_read = svc.notice_mark_read(user=current_user, notice=notice)
-    try:
-        svc.notice_for_edit(current_user, notice)
-        can_edit = True
-    except NotAllowed:
-        can_edit = False
+    can_edit = svc.may_edit(current_user, notice)
     context = {"notice": notice, "can_edit": can_edit, "now": utcnow(),
                "revisions": svc.notice_revisions(notice) if can_edit else []}
     if targets(f"notice-{notice.id}"):
@@ -110,11 +95,8 @@ def new():
 @bp.route("/<int:notice_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(notice_id: int):
-    notice = _notice_or_404(notice_id)
-    try:
-        svc.notice_for_edit(current_user, notice)
-    except NotAllowed:
-        abort(403)
+    notice = svc.notice_get(actor=current_user, id=notice_id)
+    svc.notice_for_edit(current_user, notice)  # NotAllowed: 403
     form = NoticeForm(data=None if request.method == "POST" else {
         "category": notice.category.value, "resource": notice.resource or "", "title": notice.title,
         "body": notice.body, "starts_at": _local(notice.starts_at), "ends_at": _local(notice.ends_at),
@@ -138,15 +120,13 @@ def edit(notice_id: int):
 @bp.post("/<int:notice_id>/withdraw")
 @login_required
 def withdraw(notice_id: int):
-    notice = _notice_or_404(notice_id)
+    notice = svc.notice_get(actor=current_user, id=notice_id)
     form = WithdrawForm()
     if not form.validate():
         abort(400)
-    try:
+    try:  # NotAllowed (not the author's organisation) reaches the global handler: 403
         svc.notice_withdraw(actor=current_user, notice=notice, reason=form.reason.data, origin=origin())
-    except NotAllowed:
-        abort(403)
-    except DomainError as error:  # Invalid (no reason given) and Locked (already withdrawn)
+    except (Invalid, Locked) as error:  # Invalid (no reason given) and Locked (already withdrawn)
         flash(error.message, "error")
     else:
         flash("Оповещение отменено.", "success")
@@ -157,7 +137,7 @@ def withdraw(notice_id: int):
 @csrf.exempt  # the signed token is the credential; mail clients post here for one-click unsubscribe
 def unsubscribe(token: str):
     if request.method == "GET":
-        return render_template("notices/unsubscribe.html", token=token, done=False, form=FlaskForm(meta={
+        return render_template("notices/unsubscribe.html", token=token, done=False, form=Form(meta={
             "csrf": False}))
     try:
         user = svc.unsubscribe(token=token, origin=origin())

@@ -2,31 +2,30 @@
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.questions import bp
+from app.forms import Form
 from app.models.appeals import QuestionStatus
 from app.models.people import Role
-from app.permissions import roles_required
 from app.services import questions as svc
-from app.services.errors import DomainError, Invalid, Locked, NotAllowed
-from app.web import form_error, origin
+from app.services.errors import DomainError, Invalid, Locked
+from app.web import form_error, origin, roles_required
 
 
-class AskForm(FlaskForm):
+class AskForm(Form):
     # Every rule (and its Russian message) lives in the service; the form only carries the values and CSRF.
     addressee = RadioField("Кому", validate_choice=False, choices=[])
     subject = StringField("Тема")
     text = TextAreaField("Вопрос")
 
 
-class MessageForm(FlaskForm):
+class MessageForm(Form):
     text = TextAreaField("Ваше сообщение")
 
 
-class CloseForm(FlaskForm):
+class CloseForm(Form):
     pass
 
 
@@ -72,15 +71,8 @@ def new():
     return redirect(url_for("questions.detail", question_id=question.id), code=303)
 
 
-def _question_or_404(question_id: int):
-    found = svc.owner_question(actor=current_user, question_id=question_id)
-    if found is None:
-        abort(404)
-    return found
-
-
 def _detail_page(question_id: int, form: MessageForm | None = None, status: int = 200):
-    question, premises = _question_or_404(question_id)
+    question, premises = svc.question_get(actor=current_user, id=question_id)
     form = form or MessageForm(formdata=None)
     return render_template("questions/detail.html", question=question, premises=premises, form=form,
                            sender=svc.sender_label(question), addressee=svc.addressee_label(question),
@@ -98,15 +90,13 @@ def detail(question_id: int):
 @bp.post("/<int:question_id>/messages")
 @roles_required(Role.OWNER)
 def add_message(question_id: int):
-    question, _ = _question_or_404(question_id)
+    question, _ = svc.question_get(actor=current_user, id=question_id)
     form = MessageForm()
     if not form.validate():
         return _detail_page(question_id, form, 422)
     try:
         svc.question_add_message(actor=current_user, question=question, text=form.text.data or "",
                                  origin=origin())
-    except NotAllowed:
-        abort(404)
     except Invalid as error:
         form_error(form, error)
         return _detail_page(question_id, form, 422)
@@ -120,12 +110,9 @@ def add_message(question_id: int):
 @bp.post("/<int:question_id>/close")
 @roles_required(Role.OWNER)
 def close(question_id: int):
-    question, _ = _question_or_404(question_id)
+    question, _ = svc.question_get(actor=current_user, id=question_id)
     if not CloseForm().validate():
         abort(400)
-    try:
-        svc.question_close(actor=current_user, question=question, origin=origin())
-    except NotAllowed:
-        abort(404)
+    svc.question_close(actor=current_user, question=question, origin=origin())
     flash("Вопрос закрыт. Спасибо! Если появится новый вопрос, задайте его отдельно.", "success")
     return redirect(url_for("questions.detail", question_id=question_id), code=303)

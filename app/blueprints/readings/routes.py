@@ -1,15 +1,12 @@
 from flask import abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
-from sqlalchemy import select
 
+from app.access import access_for, board_building_get, board_buildings, meter_get, premises_get
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.readings import bp
-from app.extensions import db
+from app.forms import Form
 from app.htmx import render_fragment, targets
-from app.models import Building, ReadingSubmission
 from app.models.base import utcnow
-from app.permissions_readings import board_buildings, board_view_for, meter_for, supplier_resources
 from app.services import readings as svc
 from app.services.errors import Conflict, Invalid, Locked
 from app.services.periods import add_months, current_month, parse_period, window_for, window_state
@@ -28,7 +25,7 @@ def _owner_context(premises, now, values=None, errors=None, spikes=None):
         "values": values or {},
         "errors": errors or {},
         "spikes": spikes or {},
-        "csrf_form": FlaskForm(),
+        "csrf_form": Form(),
         "page_has_errors": bool(errors or spikes),
         "uk": premises.building.organisation,
         "today": today,
@@ -46,7 +43,7 @@ def index():
     if request.method == "GET":
         return render_template("readings/index.html", **_owner_context(premises, now))
 
-    form = FlaskForm()
+    form = Form()
     if not form.validate():
         abort(400)
     values = {int(k[1:]): v for k, v in request.form.items() if k.startswith("m") and k[1:].isdigit()}
@@ -69,10 +66,8 @@ def index():
 @bp.get("/confirmation/<number>")
 @login_required
 def confirmation(number: str):
-    submission = db.session.scalar(select(ReadingSubmission).where(ReadingSubmission.number == number))
-    if submission is None or submission.premises_id not in {o.premises_id for o in current_user.ownerships}:
-        abort(404)
-    premises = next(p for p in current_user.premises_list if p.id == submission.premises_id)
+    submission = svc.submission_get(actor=current_user, number=number)
+    premises = premises_get(actor=current_user, id=submission.premises_id)
     meters = {line.meter.id: line for line in svc.meter_lines(svc.active_meters(premises), submission.period)}
     return render_template("readings/confirmation.html", submission=submission, premises=premises, lines=meters)
 
@@ -85,13 +80,11 @@ def building():
         abort(404)
     chosen = request.args.get("building", type=int)
     premises = current_premises()
-    default = premises.building if premises is not None else buildings[0]
-    building = next((b for b in buildings if b.id == chosen), None) if chosen else default
-    if building is None:
-        abort(404)
-    view = board_view_for(current_user, building)
-    if view is None:
-        abort(404)
+    if chosen:
+        building, view = board_building_get(actor=current_user, id=chosen)
+    else:
+        default = premises.building if premises is not None else buildings[0]
+        building, view = board_building_get(actor=current_user, id=default.id)
     now = utcnow()
     state = window_state(building, now)
     period = parse_period(request.args.get("period")) or state.period
@@ -99,7 +92,7 @@ def building():
     if period > latest:
         period = latest
     entrance = request.args.get("entrance", type=int)
-    resources = supplier_resources(current_user, building) if view == "resource" else None
+    resources = access_for(current_user).supplier_resources(building) if view == "resource" else None
     rows = svc.board_rows(building, period, entrance=entrance if view != "numbers" else None, resources=resources)
     total, entrances = svc.board_progress(rows)
     context = {
@@ -116,11 +109,10 @@ def building():
 @bp.get("/meters/<int:meter_id>")
 @login_required
 def history(meter_id: int):
-    meter = meter_for(current_user, meter_id)
-    building = db.session.get(Building, meter.building_id)
+    meter = meter_get(actor=current_user, id=meter_id)
     now = utcnow()
     points = svc.meter_history(meter, until=current_month(now))
-    staff_view = board_view_for(current_user, building) == "values"
+    staff_view = meter.building_id in access_for(current_user).managed_buildings
     return render_template(
         "readings/history.html", meter=meter, points=points, chart=svc.history_chart(points),
         revisions=svc.meter_revisions(meter) if staff_view else [], staff_view=staff_view,

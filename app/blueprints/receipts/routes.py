@@ -1,12 +1,10 @@
 from flask import abort, make_response, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.receipts import bp
 from app.models.base import utcnow
-from app.permissions import uk_org_ids
 from app.services import billing, receipts
-from app.services.errors import NotFound
 from app.services.periods import local_today, parse_period
 
 
@@ -37,10 +35,7 @@ def detail(period: str):
     period_date = parse_period(period)
     if period_date is None:
         abort(404)
-    try:
-        data = receipts.receipt_data(premises, period_date)
-    except NotFound:
-        abort(404)
+    data = receipts.receipt_data(premises, period_date)
     return render_template("receipts/detail.html", r=data, periods=billing.premises_statements(premises))
 
 
@@ -55,10 +50,7 @@ def _pdf_response(premises, period: str):
     period_date = parse_period(period)
     if period_date is None:
         abort(404)
-    try:
-        content, cached = receipts.receipt_pdf(premises, period_date)
-    except NotFound:
-        abort(404)
+    content, cached = receipts.receipt_pdf(premises, period_date)
     response = make_response(content)
     response.headers["Content-Type"] = "application/pdf"
     disposition = "inline" if request.args.get("print") else "attachment"
@@ -66,10 +58,3 @@ def _pdf_response(premises, period: str):
         f'{disposition}; filename="kvitanciya-{premises.account_number}-{period}.pdf"')
     response.headers["X-Receipt-Cache"] = "hit" if cached else "miss"
     return response
-
-
-def staff_pdf(premises, period: str):
-    """Staff of the managing organisation download any receipt of their buildings (used by manage)."""
-    if premises.building.organisation_id not in uk_org_ids(current_user):
-        abort(404)
-    return _pdf_response(premises, period)
