@@ -145,6 +145,13 @@ def audit_scope(actor: User):
     )
 
 
+def audit_actions(actor: User) -> dict[str, str]:
+    """The actions the actor may filter by (a УК admin never sees the owners' declines)."""
+    if access_for(actor).operator:
+        return dict(AUDIT_ACTION_LABELS)
+    return {k: v for k, v in AUDIT_ACTION_LABELS.items() if k != "link_declined"}
+
+
 def audit_entries(
     *, actor: User, action: str | None = None, date_from: str | None = None, date_to: str | None = None,
     page: int = 1,
@@ -154,7 +161,7 @@ def audit_entries(
     action = (action or "").strip()
 
     def check_action():
-        if action and action not in AUDIT_ACTION_LABELS:
+        if action and action not in audit_actions(actor):
             raise Invalid("action", "Выберите действие из списка")
         return action
 

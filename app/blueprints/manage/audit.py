@@ -7,7 +7,7 @@ from app.blueprints.manage import bp
 from app.blueprints.manage.forms import AuditFilterForm
 from app.models.people import ROLE_LABELS, Role
 from app.services.errors import Invalid
-from app.services.manage import AUDIT_ACTION_LABELS, audit_entries
+from app.services.manage import audit_actions, audit_entries
 from app.web import form_error, roles_required
 
 ACTOR_ROLE_LABELS = {**ROLE_LABELS, "system": "система"}
@@ -17,7 +17,7 @@ ACTOR_ROLE_LABELS = {**ROLE_LABELS, "system": "система"}
 @roles_required(Role.UK_ADMIN, Role.OPERATOR)
 def audit():
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", "Все действия"), *AUDIT_ACTION_LABELS.items()]
+    form.action.choices = [("", "Все действия"), *audit_actions(current_user).items()]
     result, status = None, 200
     if form.validate():
         try:
