@@ -105,3 +105,40 @@ def test_owner_edits_apartment_fields_without_javascript(browser, base_url):
     assert "2 чел." in page.locator("#apartment-owner-fields").inner_text()
     assert_fits(page, 320)
     context.close()
+
+
+def test_staff_request_link_then_owner_accepts_in_profile(page):
+    """Linking an existing login asks the owner: nothing is shared until they accept in «Мой профиль»."""
+    login(page, "staff")
+    page.get_by_role("link", name="Управление").click()
+    page.get_by_role("link", name="ул. Бабушкина, д. 108").click()
+    page.get_by_label("Доступ").select_option("none")
+    page.wait_for_url(re.compile(r"access=none"))
+    page.locator("#premises-table tbody a").first.click()
+    title = page.get_by_role("heading", level=1).inner_text()
+    link = page.get_by_role("region", name="Добавить помещение к существующей учётной записи")
+    link.get_by_label("Логин собственника").fill("owner2")
+    link.get_by_role("button", name="Отправить запрос").click()
+    expect(page.locator("#flash")).to_contain_text("владелец увидит запрос в личном кабинете")
+    link = page.get_by_role("region", name="Добавить помещение к существующей учётной записи")
+    expect(link).to_contain_text("owner2")
+    expect(link).to_contain_text("не принят")
+    assert "Петров Андрей Сергеевич" not in link.inner_text()  # the owner's name is never shown
+    assert_fits(page)
+    assert_accessible(page, "premises with a pending request")
+    page.get_by_role("button", name="Выйти").click()
+    page.wait_for_url("**/auth/login")
+
+    login(page, "owner2")
+    page.get_by_role("link", name="Мой профиль").click()
+    requests = page.get_by_role("region", name="Запросы на добавление помещения")
+    expect(requests).to_contain_text("ул. Бабушкина, д. 108, " + title.lower())
+    expect(requests).to_contain_text("Морозова Ольга Сергеевна")
+    assert_fits(page)
+    assert_accessible(page, "profile with a request")
+    requests.get_by_role("button", name="Принять").click()
+    expect(page.locator("#flash")).to_contain_text("Помещение добавлено")
+    expect(page.get_by_role("region", name="Запросы на добавление помещения")).to_have_count(0)
+    page.goto("/apartment/")
+    options = page.get_by_label("Помещение").locator("option").all_inner_texts()
+    assert any(title.lower() in o for o in options), options
