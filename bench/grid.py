@@ -19,7 +19,7 @@ from app import create_app
 from app.extensions import db
 from app.models import Building, Meter, Organisation, Premises, Reading, StaffMembership, User
 from app.models.base import utcnow
-from app.services import passwords
+from app.services import passwords, sessions
 from app.services.periods import add_months, current_month
 from config import TestConfig
 
@@ -92,7 +92,7 @@ def main(rounds: int = 15) -> None:
         upgrade()
         building_id, staff_id = build()
         staff = db.session.get(User, staff_id)
-        session_id = staff.get_id()
+        session_id = sessions.session_start(user=staff, grace_starts=False)
         meter_ids = list(db.session.scalars(select(Meter.id).where(Meter.building_id == building_id)))
         period = current_month(utcnow()).strftime("%Y-%m")
         queries = {"n": 0}

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from app import create_app
 from app.extensions import db
 from app.models import Building, User
+from app.services import sessions
 from config import TestConfig
 
 PAGES = [
@@ -39,7 +40,8 @@ def main(rounds: int = 30) -> None:
         big = db.session.query(Building).order_by(Building.id).first()
         ids = {"big": big.id, "premises": big.premises[0].id}
         users = {
-            u.login: u.get_id() for u in db.session.query(User).filter(User.login.in_(["owner", "staff", "council"]))
+            u.login: sessions.session_start(user=u, grace_starts=False)
+            for u in db.session.query(User).filter(User.login.in_(["owner", "staff", "council"])).all()
         }
     counter = {"n": 0}
     with app.app_context():
