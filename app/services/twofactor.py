@@ -34,7 +34,7 @@ from app.models.people import Role
 from app.services import passwords
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Conflict, Invalid, NotAllowed
+from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
 
 STEP_SECONDS = 30
 VALID_WINDOW = 1
@@ -87,7 +87,7 @@ def requirement(*, user: User, two_factor_passed: bool, now: datetime,
                 grace_days: int = DEFAULT_GRACE_DAYS) -> Requirement:
     """Where the user stands for this session. `two_factor_passed` is the session's flag: a live session of a
     user with a second factor always has it (enrolment ends the other sessions, logins ask for a code)."""
-    if two_factor_passed or not required_for(user) or user.two_factor_required_since is None:
+    if two_factor_passed or user.two_factor_required_since is None or not required_for(user):
         return Requirement("none")
     deadline = user.two_factor_required_since + timedelta(days=grace_days)
     return Requirement("overdue" if now >= deadline else "grace", deadline)
@@ -400,6 +400,17 @@ def may_reset(actor: User, user: User) -> bool:
     if theirs.uk_orgs:
         return theirs.uk_orgs <= mine.uk_admin_orgs
     return mine.may_administer(user)
+
+
+def reset_target_get(*, actor: User, id: int) -> User:  # noqa: A002
+    """The account whose second factor the actor may reset, else NotFound (never a 403 that leaks existence)."""
+    from app.access import valid_id  # noqa: PLC0415
+
+    key = valid_id(id)
+    user = db.session.get(User, key) if key is not None else None
+    if user is None or not may_reset(actor, user):
+        raise NotFound("Не найдено")
+    return user
 
 
 def two_factor_reset(*, actor: User, user: User, now: datetime | None = None, origin: Origin = NO_ORIGIN) -> None:

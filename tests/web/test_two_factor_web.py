@@ -222,3 +222,20 @@ def test_login_limits_work_on_redis(app_factory, world):
         if keys:
             store.delete(*keys)  # only this test's counters: others may share the server
     assert keys  # the counters lived in Redis
+
+
+def test_admin_resets_a_lost_phone(app, world, db):
+    staff_client = login_as(app.test_client(), world.staff)
+    _enrol_over_http(staff_client)
+    assert staff_client.get("/home").status_code == 200
+    # Staff may not reset their administrator; another УК's admin does not even see the account.
+    other = login_as(app.test_client(), world.staff_other)
+    assert other.post(f"/auth/two-factor/reset/{world.staff.id}").status_code == 404
+    assert login_as(app.test_client(), world.staff).post(
+        f"/auth/two-factor/reset/{world.ukadmin.id}").status_code == 404
+    admin = login_as(app.test_client(), world.ukadmin)
+    r = admin.post(f"/auth/two-factor/reset/{world.staff.id}", data={"next": "/manage/"})
+    assert r.status_code == 303 and r.headers["Location"] == "/manage/"
+    assert not twofactor.is_enabled(world.staff)
+    assert staff_client.get("/home").headers["Location"].startswith("/auth/login")  # sessions ended
+    assert admin.post("/auth/two-factor/reset/99999999999").status_code == 404

@@ -267,3 +267,21 @@ def two_factor_codes():
             return render_template("auth/recovery_codes.html", codes=codes, first=False)
     form.code.data = ""
     return _settings_page(status=422, codes_form=form)
+
+
+@bp.post("/two-factor/reset/<int:user_id>")
+@login_required
+def two_factor_reset(user_id: int):
+    """A УК administrator (their staff) or the operator switches off someone's second factor (lost phone).
+    The button lives on the account's page in the back office; `next` says where to return."""
+    form = TwoFactorStartForm()
+    user = twofactor.reset_target_get(actor=current_user, id=user_id)
+    if form.validate_on_submit():
+        try:
+            twofactor.two_factor_reset(actor=current_user, user=user, origin=origin())
+        except Conflict as error:
+            flash(error.message, "info")
+        else:
+            flash(f"Вход с кодом для «{user.full_name}» сброшен: при следующем входе он подключит новый телефон.",
+                  "success")
+    return redirect(_safe_next(request.form.get("next")), code=303)
