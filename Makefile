@@ -19,6 +19,8 @@ $(VENV)/.dev-installed: requirements.txt requirements-dev.txt | $(BIN)/python
 	touch $(VENV)/.run-installed $@
 
 ## make run: create the venv, install, migrate, load the demo into an empty database, serve on :5000
+# Debug mode for every step (migrate and demo too): outside debug/tests the built-in SECRET_KEY is refused.
+run: export FLASK_DEBUG ?= 1
 run: $(VENV)/.run-installed
 	$(BIN)/flask db upgrade
 	$(BIN)/flask seed-demo --if-empty

@@ -6,6 +6,7 @@ emergencies are localised within 30 minutes. Categories and their deadlines are 
 """
 
 import io
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -142,10 +143,14 @@ def clean_photo(upload: Upload, field: str = "photos") -> CleanPhoto:
     too_big = Invalid(field, f"Фотография слишком большая: {name} — больше 40 мегапикселей. "
                              "Уменьшите её или сделайте снимок с меньшим разрешением")
     try:
-        with Image.open(io.BytesIO(upload.data)) as probe:
+        # The header tells the size: refuse before anything is decoded. Pillow's DecompressionBombWarning (above
+        # MAX_IMAGE_PIXELS) is an error here, its DecompressionBombError (above twice that) too. catch_warnings
+        # is process-wide, not per thread: the explicit size check below holds whatever another thread does.
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            probe = Image.open(io.BytesIO(upload.data))
+        with probe:
             kind = probe.format
-            # The header tells the size: refuse before anything is decoded. Pillow's DecompressionBombWarning
-            # (above MAX_IMAGE_PIXELS) is treated as an error here; its DecompressionBombError is caught below.
             if probe.width * probe.height > MAX_PIXELS:
                 raise too_big
             probe.verify()
@@ -158,7 +163,7 @@ def clean_photo(upload: Upload, field: str = "photos") -> CleanPhoto:
             out = io.BytesIO()
             image.save(out, "JPEG", quality=82, optimize=True)  # no exif= argument: metadata is dropped
             return CleanPhoto(out.getvalue(), image.width, image.height)
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise too_big from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise Invalid(field, f"{name}: это не фотография в формате JPEG или PNG") from None

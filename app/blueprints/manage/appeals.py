@@ -1,6 +1,6 @@
 """Staff board of appeals: filters, overdue first, counts; assign and change status inline (htmx)."""
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.access import valid_id
@@ -46,6 +46,7 @@ def appeals_board():
 
 
 def _row(appeal, status=200, message=None):
+    """The row (htmx), else back to the board (without JavaScript), where a refusal is shown as a message."""
     if targets(f"appeal-row-{appeal.id}"):
         return render_fragment(
             "manage/_appeal_row.html",
@@ -55,6 +56,8 @@ def _row(appeal, status=200, message=None):
             colleagues=svc.colleagues(current_user),
             message=message,
         )
+    if message:
+        flash(message, "error")
     return redirect(url_for("manage.appeals_board"), code=303)
 
 
