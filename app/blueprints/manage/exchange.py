@@ -15,7 +15,7 @@ from app.models import Building
 from app.models.base import utcnow
 from app.models.people import Role
 from app.services import readings_exchange as svc
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.errors import Conflict, Invalid
 from app.services.periods import add_months, current_month, parse_period, window_state
 from app.web import form_error, origin, roles_required
 
@@ -181,10 +181,7 @@ def readings_import_template():
 
 
 def _load_import(import_id: int):
-    try:
-        return svc.reading_import_get(actor=current_user, import_id=import_id)
-    except NotFound:
-        abort(404)
+    return svc.reading_import_get(actor=current_user, import_id=import_id)  # NotFound: 404
 
 
 def _preview_page(reading_import, *, status: int = 200, message: str | None = None):
