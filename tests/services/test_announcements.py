@@ -95,3 +95,48 @@ def test_users_without_a_building_cannot_post(world):
     for role in ("rso", "operator"):
         with pytest.raises(NotAllowed):
             svc.announcement_create(actor=world.by_role(role), data=data(), now=NOW)
+
+
+def test_operator_moderates_portal_wide_but_cannot_post(world, db):
+    item = svc.announcement_create(actor=world.neighbour, data=data(), now=NOW)
+    other = svc.announcement_create(actor=world.owner_other, data=data(title="Чужой дом"), now=NOW)
+    svc.announcement_report(actor=world.owner, item=item, reason="Реклама")
+    svc.announcement_report(actor=world.neighbour, item=other, reason="Реклама")
+    assert {a.id for a, _ in svc.reported(world.operator)} == {item.id, other.id}
+    assert [a.id for a, _ in svc.reported(world.staff)] == [item.id]  # the УК: its buildings only
+    assert svc.reported(world.rso_user) == [] and svc.reported(world.owner) == []
+    assert svc.can_moderate(world.operator, other) and not svc.can_moderate(world.staff, other)
+    assert svc.announcement_get(actor=world.operator, id=other.id, now=NOW) is other
+    svc.announcement_hide(actor=world.operator, item=other, reason="Мошенничество", now=NOW)
+    assert other.status == "hidden" and other.hidden_by_id == world.operator.id
+    assert not svc.may_post(world.operator) and not svc.may_post(world.rso_user)
+    assert svc.may_post(world.owner) and svc.may_post(world.staff) and svc.may_post(world.council)
+
+
+def test_loaders_refuse_what_the_actor_may_not_reach(world, db):
+    item = svc.announcement_create(actor=world.neighbour, data=data(), now=NOW)  # building scope
+    for role in ("staff_other", "rso"):
+        with pytest.raises(NotFound):
+            svc.announcement_get(actor=world.by_role(role), id=item.id, now=NOW)
+    for bad in (0, 2**31, "x", None):
+        with pytest.raises(NotFound):
+            svc.announcement_get(actor=world.neighbour, id=bad, now=NOW)
+    assert svc.own_announcement_get(actor=world.neighbour, id=item.id, now=NOW) is item
+    with pytest.raises(NotAllowed):  # sees it, is not its author: 403
+        svc.own_announcement_get(actor=world.owner, id=item.id, now=NOW)
+    with pytest.raises(NotFound):  # does not see it: 404
+        svc.own_announcement_get(actor=world.staff_other, id=item.id, now=NOW)
+    assert svc.announcement_list(world.owner, now=NOW, offset=10**30)[0] == []
+
+
+def test_control_characters_refused(world, db):
+    for field, value in (("title", "Отдам\x00коляску"), ("body", "Коляска\x1bзима-лето, самовывоз."),
+                         ("author_name", "Анна\x7f"), ("contact", "+7\x0c914")):
+        with pytest.raises(Invalid) as info:
+            svc.announcement_create(actor=world.owner, data=data(**{field: value}), now=NOW)
+        assert info.value.errors == {field: "Поле содержит недопустимые символы"}
+    item = svc.announcement_create(actor=world.owner, data=data(body="Коляска.\nЗабирать\tсамовывозом."), now=NOW)
+    assert item.body == "Коляска.\nЗабирать\tсамовывозом."
+    with pytest.raises(Invalid, match="недопустимые символы"):
+        svc.announcement_report(actor=world.neighbour, item=item, reason="Спам\x00")
+    assert db.session.query(Announcement).count() == 1

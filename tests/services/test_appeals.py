@@ -306,3 +306,41 @@ def test_20_parallel_filings_get_unique_gapless_numbers(app, world, postgres_onl
         t.join(60)
     assert len(errors) == 1
     assert sorted(numbers) == [f"2026-{n:06d}" for n in range(1, 20)]
+
+
+def test_control_characters_refused_nothing_stored(world, db):
+    with pytest.raises(Invalid) as info:
+        file(world, text="Течёт кран\x00 на кухне, капает.", place_detail="кухня\x1b")
+    assert info.value.errors == {"text": "Поле содержит недопустимые символы",
+                                 "place_detail": "Поле содержит недопустимые символы"}
+    assert db.session.query(Appeal).count() == 0
+    appeal = file(world, text="Течёт кран на кухне.\nКапает\tвсю ночь.")
+    assert appeal.text == "Течёт кран на кухне.\nКапает\tвсю ночь."
+    with pytest.raises(Invalid, match="недопустимые"):
+        svc.appeal_comment(actor=world.owner, appeal=appeal, text="Когда\x07 придёт мастер?", now=NOW)
+    with pytest.raises(Invalid, match="недопустимые"):
+        svc.appeal_set_status(actor=world.staff, appeal=appeal, to="rejected", reason="Нет\x00", now=NOW)
+    svc.appeal_set_status(actor=world.staff, appeal=appeal, to="done", now=NOW)
+    with pytest.raises(Invalid, match="недопустимые"):
+        svc.appeal_rate(actor=world.owner, appeal=appeal, rating=5, comment="Спасибо\x1b", now=NOW)
+    assert appeal.rating is None and appeal.status == S.DONE
+
+
+def test_assign_refuses_ids_out_of_range_and_strangers(world, db):
+    appeal = file(world)
+    for bad in (2**31, "99999999999999999999", -1, "abc", world.staff_other.id, world.owner.id):
+        with pytest.raises(Invalid, match="Выберите сотрудника"):
+            svc.appeal_assign(actor=world.staff, appeal=appeal, assignee_id=bad, now=NOW)
+    svc.appeal_assign(actor=world.staff, appeal=appeal, assignee_id=str(world.ukadmin.id), now=NOW)
+    svc.appeal_assign(actor=world.staff, appeal=appeal, assignee_id="", now=NOW)  # taken off
+    assert appeal.assignee_id is None
+    with pytest.raises(NotAllowed):
+        svc.appeal_assign(actor=world.staff_other, appeal=appeal, assignee_id=None, now=NOW)
+
+
+def test_board_choices_and_colleagues_are_the_actors_uk(world, db):
+    buildings, categories = svc.board_choices(world.staff)
+    assert {b.id for b in buildings} == {world.building.id, world.building2.id}
+    assert {c.organisation_id for c in categories} == {world.uk.id}
+    assert {u.id for u in svc.colleagues(world.staff)} == {world.staff.id, world.ukadmin.id}
+    assert svc.board_choices(world.council) == ([], []) and svc.colleagues(world.owner) == []

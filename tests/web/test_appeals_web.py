@@ -132,3 +132,35 @@ def test_board_permissions(app, world, db, appeal, role, status):
     if role != "staff_other":
         assert c.get("/manage/appeals").status_code == status
     assert c.post(f"/manage/appeals/{appeal.id}/row", data={"to": "in_progress"}).status_code == status
+
+
+def test_detail_forms_show_errors_next_to_the_field_and_keep_text(app, world, db, appeal):
+    owner = owner_on_p1(app, world)
+    r = owner.post(f"/appeals/{appeal.id}/comment", data={"text": "Когда\x1b придёт мастер?"},
+                   content_type="multipart/form-data")
+    assert r.status_code == 422 and 'id="comment-text-error"' in r.text and "недопустимые символы" in r.text
+    assert "Когда\x1b придёт мастер?" in r.text  # what was typed comes back (and is refused again)
+    staff = login_as(app.test_client(), world.staff)
+    r = staff.post(f"/appeals/{appeal.id}/status", data={"to": "rejected", "reason": "", "version": appeal.version})
+    assert r.status_code == 422 and 'id="reason-rejected-error"' in r.text and "Введите причину" in r.text
+    stale = staff.post(f"/appeals/{appeal.id}/status", data={"to": "in_progress", "version": appeal.version - 1})
+    assert stale.status_code == 409 and "Обновите страницу" in stale.text
+    r = staff.post(f"/appeals/{appeal.id}/status", data={"to": "done", "version": appeal.version})
+    assert r.status_code == 303
+    r = owner.post(f"/appeals/{appeal.id}/rate", data={"rating": "9", "rating_comment": "Быстро сделали"})
+    assert r.status_code == 422 and "Поставьте оценку от 1 до 5" in r.text and 'value="Быстро сделали"' in r.text
+    assert owner.post(f"/appeals/{appeal.id}/rate", data={"rating": "5"}).status_code == 303
+
+
+@pytest.mark.parametrize("role", ["neighbour", "council", "staff_other", "rso", "operator"])
+def test_actions_on_an_appeal_one_may_not_reach_are_404(app, world, db, appeal, role):
+    c = login_as(app.test_client(), world.by_role(role))
+    for path, data in ((f"/appeals/{appeal.id}/status", {"to": "in_progress"}),
+                       (f"/appeals/{appeal.id}/comment", {"text": "Чужой комментарий"}),
+                       (f"/appeals/{appeal.id}/rate", {"rating": "5"})):
+        assert c.post(path, data=data).status_code == 404, path
+
+
+def test_owner_trying_a_staff_transition_is_403(app, world, db, appeal):
+    r = owner_on_p1(app, world).post(f"/appeals/{appeal.id}/status", data={"to": "in_progress"})
+    assert r.status_code == 403  # reaches the appeal, may not do this

@@ -137,7 +137,8 @@ def test_announcement_list_filters_fragment(app, world, db):
 
 
 @pytest.mark.parametrize(("role", "view", "hide"), [("owner", 200, 403), ("council", 200, 303), ("staff", 200, 303),
-                                                    ("staff_other", 404, 404), ("neighbour", 200, 403)])
+                                                    ("staff_other", 404, 404), ("neighbour", 200, 403),
+                                                    ("operator", 200, 303), ("rso", 404, 404)])
 def test_announcement_permissions(app, world, db, role, view, hide):
     item = ann.announcement_create(actor=world.neighbour, data=ann.AnnouncementInput(
         category="sale", title="Шкаф", body="Отдам шкаф, самовывоз.", author_name="Пётр"))
@@ -146,3 +147,19 @@ def test_announcement_permissions(app, world, db, role, view, hide):
     assert c.post(f"/announcements/{item.id}/hide", data={"reason": "Реклама"}).status_code == hide
     edit = c.get(f"/announcements/{item.id}/edit").status_code
     assert edit == (200 if role == "neighbour" else (404 if view == 404 else 403))
+    assert c.get("/announcements/99999999999").status_code == 404
+
+
+def test_announcement_report_error_next_to_the_field_keeps_text(app, world, db):
+    item = ann.announcement_create(actor=world.neighbour, data=ann.AnnouncementInput(
+        category="sale", title="Шкаф", body="Отдам шкаф, самовывоз.", author_name="Пётр"))
+    c = login_as(app.test_client(), world.owner)
+    r = c.post(f"/announcements/{item.id}/report", data={"reason": "Реклама\x1b, спам"})
+    assert r.status_code == 422 and 'id="report-reason-error"' in r.text
+    assert "Поле содержит недопустимые символы" in r.text and "Реклама" in r.text
+    r = c.post(f"/announcements/{item.id}/report", data={"reason": ""})
+    assert r.status_code == 422 and "Введите что не так с объявлением" in r.text
+    assert c.post(f"/announcements/{item.id}/report", data={"reason": "Реклама"}).status_code == 303
+    council = login_as(app.test_client(), world.council)
+    r = council.post(f"/announcements/{item.id}/hide", data={"reason": "x" * 301})
+    assert r.status_code == 422 and 'id="hide-reason-error"' in r.text and "Не больше 300 символов" in r.text

@@ -1,8 +1,9 @@
-from flask_wtf import FlaskForm
 from wtforms import StringField, TelField
 from wtforms.validators import Length
 
+from app.forms import Form
 
-class OwnerFieldsForm(FlaskForm):
+
+class OwnerFieldsForm(Form):
     actual_residents = StringField("Сколько человек фактически проживает", validators=[Length(max=10)])
     emergency_phone = TelField("Телефон для экстренной связи", validators=[Length(max=40)])

@@ -1,9 +1,10 @@
-from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TelField
 from wtforms.validators import Length
 
+from app.forms import Form
 
-class IssueAccountForm(FlaskForm):
+
+class IssueAccountForm(Form):
     full_name = StringField("ФИО собственника", validators=[Length(max=200, message="Не больше 200 символов")])
     share = StringField("Доля в праве", validators=[Length(max=20)])
     login = StringField("Логин", validators=[Length(max=64, message="Не больше 64 символов")])
@@ -11,16 +12,16 @@ class IssueAccountForm(FlaskForm):
     email = EmailField("Электронная почта", validators=[Length(max=254)])
 
 
-class LetterForm(FlaskForm):
+class LetterForm(Form):
     password = HiddenField()
 
 
-class LinkAccountForm(FlaskForm):
+class LinkAccountForm(Form):
     existing_login = StringField("Логин собственника", validators=[Length(max=64)])
     existing_share = StringField("Доля в праве", validators=[Length(max=20)])
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """GET filter of the account-authority log (no CSRF: it changes nothing)."""
 
     class Meta:

@@ -1,12 +1,12 @@
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length
 
+from app.forms import Form
 from app.models.messaging import NOTICE_CATEGORY_LABELS
 from app.models.metering import RESOURCE_LABELS
 
 
-class NoticeForm(FlaskForm):
+class NoticeForm(Form):
     category = SelectField(
         "Вид", validate_choice=False, choices=[(c.value, label) for c, label in NOTICE_CATEGORY_LABELS.items()]
     )
@@ -25,5 +25,5 @@ class NoticeForm(FlaskForm):
     entrances = StringField("Только подъезды", validators=[Length(max=60)])
 
 
-class WithdrawForm(FlaskForm):
+class WithdrawForm(Form):
     reason = StringField("Причина отмены", validators=[Length(max=300)])
