@@ -202,6 +202,21 @@ class Access:
             return buildings <= self.uk_buildings
         return buildings <= self.managed_buildings
 
+    def may_reset_second_factor(self, account: User) -> bool:
+        """Who may switch off another person's second factor (a lost phone): the operator, anyone but
+        themselves; a УК admin, staff of their own УК only; for owner and council accounts, whoever
+        administers the account."""
+        if account.id == self.user_id:
+            return False
+        if self.operator:
+            return True
+        target = access_for(account)
+        if target.operator or target.rso_orgs:
+            return False
+        if target.uk_orgs:
+            return target.uk_orgs <= self.uk_admin_orgs
+        return self.may_administer(account)
+
     # --- SQL clauses ------------------------------------------------------------------------------------------
     def buildings_clause(self, column=Building.id) -> ColumnElement[bool]:
         """Buildings the actor manages (УК staff or council)."""

@@ -383,23 +383,10 @@ def login_complete(
 # --- reset by an administrator -------------------------------------------------------------------------------
 
 def may_reset(actor: User, user: User) -> bool:
-    """Who may switch off another person's second factor (a lost phone).
+    """Who may switch off another person's second factor: the rule is Access.may_reset_second_factor."""
+    from app.access import access_for  # noqa: PLC0415
 
-    The operator: anyone but themselves. A УК administrator: staff of their own УК. For owner and council
-    accounts: whoever administers the account (app/access.py may_administer).
-    """
-    from app.access import access_for  # noqa: PLC0415 (the access layer is being introduced alongside)
-
-    if actor.id == user.id:
-        return False
-    mine, theirs = access_for(actor), access_for(user)
-    if mine.operator:
-        return True
-    if theirs.operator or theirs.rso_orgs:
-        return False
-    if theirs.uk_orgs:
-        return theirs.uk_orgs <= mine.uk_admin_orgs
-    return mine.may_administer(user)
+    return access_for(actor).may_reset_second_factor(user)
 
 
 def reset_target_get(*, actor: User, id: int) -> User:  # noqa: A002

@@ -192,3 +192,14 @@ def test_lists(world):
     assert {b.id for b in A.board_buildings(world.owner)} == {world.building.id, world.building2.id}
     assert [b.id for b in A.board_buildings(world.rso_user)] == [world.building.id]
     assert A.board_buildings(world.operator) == []
+
+
+def test_may_reset_second_factor(world):
+    admin, staff, op = (A.access_for(u) for u in (world.ukadmin, world.staff, world.operator))
+    assert admin.may_reset_second_factor(world.staff)  # own УК's staff
+    assert not staff.may_reset_second_factor(world.ukadmin)  # plain staff may not
+    assert not admin.may_reset_second_factor(world.staff_other)  # another УК's
+    assert not admin.may_reset_second_factor(world.rso_user) and op.may_reset_second_factor(world.rso_user)
+    assert not admin.may_reset_second_factor(world.ukadmin) and not op.may_reset_second_factor(world.operator)
+    assert staff.may_reset_second_factor(world.neighbour)  # owners: whoever administers the account
+    assert not A.access_for(world.council).may_reset_second_factor(world.owner)
