@@ -507,7 +507,7 @@ def link_requests_expire(*, now: datetime | None = None, origin: Origin = NO_ORI
     overdue = list(db.session.scalars(
         select(OwnershipLinkRequest)
         .where(OwnershipLinkRequest.status == LinkStatus.PENDING, OwnershipLinkRequest.expires_at <= now)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=OwnershipLinkRequest)  # not the eager-joined tables
     ))
     for request in overdue:
         request.status = LinkStatus.EXPIRED
