@@ -427,8 +427,9 @@ def _own_request(actor: User, request_id) -> OwnershipLinkRequest:
     return request
 
 
-def _decidable(request: OwnershipLinkRequest, now: datetime, origin: Origin) -> None:
-    """A request the owner may still answer; an overdue one is closed (and says so)."""
+def _decide(actor: User, request_id, status: LinkStatus, now: datetime, origin: Origin) -> OwnershipLinkRequest:
+    """The owner's answer to a request still open; an overdue one is closed instead (and says so)."""
+    request = _own_request(actor, request_id)
     if request.status != LinkStatus.PENDING or request.withdrawn_at is not None:
         raise Conflict(LINK_CLOSED)
     if request.expires_at <= now:
@@ -437,17 +438,16 @@ def _decidable(request: OwnershipLinkRequest, now: datetime, origin: Origin) -> 
                      entity_id=request.id, changes={"premises_id": request.premises_id}, origin=origin)
         db.session.commit()
         raise Conflict(LINK_EXPIRED)
+    request.status = status
+    request.decided_at = now
+    return request
 
 
 def link_request_accept(
     *, actor: User, request_id: int, now: datetime | None = None, origin: Origin = NO_ORIGIN
 ) -> Ownership:
     """The owner accepts: only now is the Ownership created."""
-    now = now or utcnow()
-    request = _own_request(actor, request_id)
-    _decidable(request, now, origin)
-    request.status = LinkStatus.ACCEPTED
-    request.decided_at = now
+    request = _decide(actor, request_id, LinkStatus.ACCEPTED, now or utcnow(), origin)
     ownership = Ownership(user_id=actor.id, premises_id=request.premises_id,
                           share_num=request.share_num, share_den=request.share_den)
     db.session.add(ownership)
@@ -468,11 +468,8 @@ def link_request_accept(
 def link_request_decline(
     *, actor: User, request_id: int, now: datetime | None = None, origin: Origin = NO_ORIGIN
 ) -> None:
-    now = now or utcnow()
-    request = _own_request(actor, request_id)
-    _decidable(request, now, origin)
-    request.status = LinkStatus.DECLINED
-    request.decided_at = now
+    """The owner declines: nothing is shared, and the staff are not told (see _staff_visible)."""
+    request = _decide(actor, request_id, LinkStatus.DECLINED, now or utcnow(), origin)
     audit_record(actor=actor, role="owner", action="link_declined", entity_type="ownership_link_request",
                  entity_id=request.id, changes={"premises_id": request.premises_id}, origin=origin)
     db.session.commit()
