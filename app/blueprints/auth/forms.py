@@ -1,14 +1,15 @@
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
+from app.forms import Form
 
-class LoginForm(FlaskForm):
+
+class LoginForm(Form):
     login = StringField("Логин", validators=[InputRequired("Введите логин"), Length(max=64)])
     password = PasswordField("Пароль", validators=[InputRequired("Введите пароль"), Length(max=256)])
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current_password = PasswordField(
         "Текущий пароль", validators=[InputRequired("Введите текущий пароль"), Length(max=256)]
     )
@@ -18,27 +19,27 @@ class ChangePasswordForm(FlaskForm):
     )
 
 
-class TwoFactorLoginForm(FlaskForm):
+class TwoFactorLoginForm(Form):
     code = StringField("Код", validators=[InputRequired("Введите код из приложения или код восстановления"),
                                           Length(max=40)])
 
 
-class TwoFactorStartForm(FlaskForm):
+class TwoFactorStartForm(Form):
     """Only the CSRF token: starting an enrolment is a POST."""
 
 
-class TwoFactorConfirmForm(FlaskForm):
+class TwoFactorConfirmForm(Form):
     code = StringField("Код из приложения", validators=[InputRequired("Введите шесть цифр из приложения"),
                                                         Length(max=40)])
 
 
-class TwoFactorDisableForm(FlaskForm):
+class TwoFactorDisableForm(Form):
     password = PasswordField("Пароль", validators=[InputRequired("Введите пароль"), Length(max=256)])
     code = StringField("Код из приложения или код восстановления",
                        validators=[InputRequired("Введите код из приложения или код восстановления"),
                                    Length(max=40)])
 
 
-class RecoveryCodesForm(FlaskForm):
+class RecoveryCodesForm(Form):
     code = StringField("Код из приложения", validators=[InputRequired("Введите код из приложения"),
                                                         Length(max=40)])

@@ -146,7 +146,7 @@ def _limit_upload(endpoint, values):
 def _upload_too_large(error):
     if (request.endpoint != "manage.readings_import_upload" or not current_user.is_authenticated
             or not current_user.has_role(*IMPORTERS)):
-        return error
+        return render_template("errors/413.html", error=error), 413
     form = _import_form()
     form.file.errors = [f"Файл больше {svc.MAX_FILE_BYTES // (1024 * 1024)} МБ. Разделите его на части"]
     return _import_page(form, 413)

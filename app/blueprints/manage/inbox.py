@@ -93,9 +93,14 @@ def _act(question_id: int, action, done: str, *, focus_reply: bool = False):
     item = svc.inbox_item_get(actor=current_user, id=question_id)
     htmx = targets(f"question-{question_id}")
     form = ReplyForm() if action is _answer else ActionForm()
-    if not form.validate():
-        abort(400)
     typed = form.text.data if isinstance(form, ReplyForm) else None
+    if not form.validate():
+        if "csrf_token" in form.errors:
+            abort(400)
+        message = next(iter(form.errors.values()))[0]  # e.g. a control character in the reply
+        if htmx:
+            return _region(question_id, 422, error=message, typed=typed)
+        return _question_page(question_id, 422, error=message, typed=typed)
     try:  # NotAllowed (e.g. one's own question) reaches the global handler: 403
         action(item.question, form)
     except Invalid as error:

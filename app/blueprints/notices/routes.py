@@ -123,14 +123,25 @@ def withdraw(notice_id: int):
     notice = svc.notice_get(actor=current_user, id=notice_id)
     form = WithdrawForm()
     if not form.validate():
-        abort(400)
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _withdraw_refused(notice, next(iter(form.errors.values()))[0], form.reason.data)
     try:  # NotAllowed (not the author's organisation) reaches the global handler: 403
         svc.notice_withdraw(actor=current_user, notice=notice, reason=form.reason.data, origin=origin())
-    except (Invalid, Locked) as error:  # Invalid (no reason given) and Locked (already withdrawn)
+    except Invalid as error:  # no reason given: the message next to the field, the typed text kept
+        return _withdraw_refused(notice, error.message, form.reason.data)
+    except Locked as error:  # already withdrawn
         flash(error.message, "error")
     else:
         flash("Оповещение отменено.", "success")
     return redirect(url_for("notices.detail", notice_id=notice.id), code=303)
+
+
+def _withdraw_refused(notice, message: str, typed: str | None):
+    can_edit = svc.may_edit(current_user, notice)
+    return render_template("notices/detail.html", notice=notice, can_edit=can_edit, now=utcnow(),
+                           revisions=svc.notice_revisions(notice) if can_edit else [], withdraw_error=message,
+                           withdraw_reason=typed, page_has_errors=True), 422
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
