@@ -305,7 +305,8 @@ def access_for(user: User) -> Access:
 NOT_FOUND = "Не найдено"
 
 
-def _load(model, id_):
+def row_get(model, id_):
+    """The row with this id, else NotFound: the first step of every loader (the scope check is the second)."""
     key = valid_id(id_)
     obj = db.session.get(model, key) if key is not None else None
     if obj is None:
@@ -315,7 +316,7 @@ def _load(model, id_):
 
 def premises_get(*, actor: User, id: int) -> Premises:  # noqa: A002
     """A premises the actor owns or whose building the actor manages."""
-    premises = _load(Premises, id)
+    premises = row_get(Premises, id)
     if not access_for(actor).may_see_premises(premises):
         raise NotFound(NOT_FOUND)
     return premises
@@ -323,7 +324,7 @@ def premises_get(*, actor: User, id: int) -> Premises:  # noqa: A002
 
 def receipts_premises_get(*, actor: User, id: int) -> Premises:  # noqa: A002
     """A premises whose receipts the actor may download (see Access.may_see_receipts)."""
-    premises = _load(Premises, id)
+    premises = row_get(Premises, id)
     if not access_for(actor).may_see_receipts(premises):
         raise NotFound(NOT_FOUND)
     return premises
@@ -331,7 +332,7 @@ def receipts_premises_get(*, actor: User, id: int) -> Premises:  # noqa: A002
 
 def managed_building_get(*, actor: User, id: int) -> Building:  # noqa: A002
     """A building the actor manages (УК staff or council)."""
-    building = _load(Building, id)
+    building = row_get(Building, id)
     if not access_for(actor).manages(building):
         raise NotFound(NOT_FOUND)
     return building
@@ -339,7 +340,7 @@ def managed_building_get(*, actor: User, id: int) -> Building:  # noqa: A002
 
 def uk_building_get(*, actor: User, id: int) -> Building:  # noqa: A002
     """A building managed by the actor's УК (staff only, not the council)."""
-    building = _load(Building, id)
+    building = row_get(Building, id)
     if not access_for(actor).uk_manages(building):
         raise NotFound(NOT_FOUND)
     return building
@@ -347,7 +348,7 @@ def uk_building_get(*, actor: User, id: int) -> Building:  # noqa: A002
 
 def board_building_get(*, actor: User, id: int) -> tuple[Building, str]:  # noqa: A002
     """A building whose readings board the actor may open, with the view they get."""
-    building = _load(Building, id)
+    building = row_get(Building, id)
     view = access_for(actor).board_view(building)
     if view is None:
         raise NotFound(NOT_FOUND)
@@ -356,7 +357,7 @@ def board_building_get(*, actor: User, id: int) -> tuple[Building, str]:  # noqa
 
 def meter_get(*, actor: User, id: int) -> Meter:  # noqa: A002
     """A meter of the actor's premises, of a managed building, or of a resource the actor supplies."""
-    meter = _load(Meter, id)
+    meter = row_get(Meter, id)
     if not access_for(actor).may_see_meter(meter):
         raise NotFound(NOT_FOUND)
     return meter
@@ -364,7 +365,7 @@ def meter_get(*, actor: User, id: int) -> Meter:  # noqa: A002
 
 def uk_meter_get(*, actor: User, id: int) -> Meter:  # noqa: A002
     """A meter the actor's УК may change (add, replace, archive)."""
-    meter = _load(Meter, id)
+    meter = row_get(Meter, id)
     building = db.session.get(Building, meter.building_id)
     if not access_for(actor).uk_manages(building):
         raise NotFound(NOT_FOUND)
@@ -373,7 +374,7 @@ def uk_meter_get(*, actor: User, id: int) -> Meter:  # noqa: A002
 
 def account_get(*, actor: User, id: int) -> User:  # noqa: A002
     """An account the actor may administer (see Access.may_administer)."""
-    user = _load(User, id)
+    user = row_get(User, id)
     if not access_for(actor).may_administer(user):
         raise NotFound(NOT_FOUND)
     return user

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select, true
 from sqlalchemy.exc import IntegrityError
 
-from app.access import MAX_ID, NOT_FOUND, access_for, valid_id
+from app.access import MAX_ID, NOT_FOUND, access_for, row_get
 from app.extensions import db
 from app.models import Announcement, AnnouncementReport, Building, User
 from app.models.base import utcnow
@@ -182,9 +182,8 @@ def _visible_clause(actor: User, now: datetime):
 def announcement_get(*, actor: User, id: int, now: datetime | None = None) -> Announcement:  # noqa: A002
     """An announcement the actor may open: their own, one they moderate (hidden ones too), or one in their
     list; anyone else (and everyone, once it is deleted) gets NotFound."""
-    key = valid_id(id)
-    item = db.session.get(Announcement, key) if key is not None else None
-    if item is None or item.status == "deleted":
+    item = row_get(Announcement, id)
+    if item.status == "deleted":
         raise NotFound(NOT_FOUND)
     if item.author_id == actor.id or can_moderate(actor, item):
         return item

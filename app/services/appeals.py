@@ -14,7 +14,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.access import NOT_FOUND, access_for, valid_id
+from app.access import NOT_FOUND, access_for, row_get, valid_id
 from app.extensions import db
 from app.models import Appeal, AppealCategory, AppealCounter, AppealEvent, AppealPhoto, Building, Premises, User
 from app.models.appeals import APPEAL_STATUS_LABELS, AppealStatus, DeadlineUnit
@@ -316,17 +316,9 @@ def _staff(actor: User, appeal: Appeal) -> bool:
     return access_for(actor).staff_of(appeal.organisation_id)
 
 
-def _load(model, id_):
-    key = valid_id(id_)
-    obj = db.session.get(model, key) if key is not None else None
-    if obj is None:
-        raise NotFound(NOT_FOUND)
-    return obj
-
-
 def appeal_get(*, actor: User, id: int) -> Appeal:  # noqa: A002
     """An appeal its author or the staff of its УК may open; anyone else gets NotFound."""
-    appeal = _load(Appeal, id)
+    appeal = row_get(Appeal, id)
     if appeal.author_id != actor.id and not _staff(actor, appeal):
         raise NotFound(NOT_FOUND)
     return appeal
@@ -334,7 +326,7 @@ def appeal_get(*, actor: User, id: int) -> Appeal:  # noqa: A002
 
 def staff_appeal_get(*, actor: User, id: int) -> Appeal:  # noqa: A002
     """An appeal of the actor's УК (the staff board); its author gets NotFound here too."""
-    appeal = _load(Appeal, id)
+    appeal = row_get(Appeal, id)
     if not _staff(actor, appeal):
         raise NotFound(NOT_FOUND)
     return appeal
@@ -342,7 +334,7 @@ def staff_appeal_get(*, actor: User, id: int) -> Appeal:  # noqa: A002
 
 def photo_get(*, actor: User, id: int) -> AppealPhoto:  # noqa: A002
     """A photo of an appeal the actor may open; internal photos for staff only."""
-    photo = _load(AppealPhoto, id)
+    photo = row_get(AppealPhoto, id)
     appeal = appeal_get(actor=actor, id=photo.appeal_id)
     if photo.internal and not _staff(actor, appeal):
         raise NotFound(NOT_FOUND)
