@@ -63,6 +63,9 @@ class Config:
     TWO_FACTOR_LIMIT = "5 per minute; 20 per hour"
     TWO_FACTOR_GRACE_DAYS = int(os.environ.get("TWO_FACTOR_GRACE_DAYS", "14"))
 
+    # Requests to link an existing account to a premises, per manager (probing logins stays slow)
+    LINK_REQUEST_LIMIT = os.environ.get("LINK_REQUEST_LIMIT", "30 per hour; 100 per day")
+
     # Mail
     MAIL_SERVER = os.environ.get("MAIL_SERVER", "127.0.0.1")
     MAIL_PORT = int(os.environ.get("MAIL_PORT", "25"))

@@ -322,6 +322,15 @@ def premises_get(*, actor: User, id: int) -> Premises:  # noqa: A002
     return premises
 
 
+def managed_premises_get(*, actor: User, id: int) -> Premises:  # noqa: A002
+    """A premises of a building the actor manages (УК staff or council): the back office of it. Owning it
+    is not enough (an owner's own flat in another building is no back office of theirs)."""
+    premises = row_get(Premises, id)
+    if not access_for(actor).manages(premises.building):
+        raise NotFound(NOT_FOUND)
+    return premises
+
+
 def receipts_premises_get(*, actor: User, id: int) -> Premises:  # noqa: A002
     """A premises whose receipts the actor may download (see Access.may_see_receipts)."""
     premises = row_get(Premises, id)

@@ -2,6 +2,7 @@
 
 import click
 from flask import Flask
+from flask.cli import AppGroup
 from sqlalchemy import select
 
 from app.extensions import db
@@ -47,6 +48,16 @@ def register(app: Flask) -> None:
             if once:
                 return
             time.sleep(interval)
+
+    accounts_cli = AppGroup("accounts", help="Account housekeeping.")
+    app.cli.add_command(accounts_cli)
+
+    @accounts_cli.command("expire-links")
+    def accounts_expire_links():
+        """Close pending requests to link an account to a premises whose term has run out (run daily)."""
+        from app.services.accounts import link_requests_expire
+
+        click.echo(f"{link_requests_expire()} link request(s) expired.")
 
     @app.cli.command("create-admin")
     @click.option("--login", prompt="Login", help="Login of the portal operator.")

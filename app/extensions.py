@@ -79,3 +79,10 @@ def two_factor_key() -> str:
     """The account at the second login step (kept in the session between the two steps)."""
     pending = session.get("2fa_pending") or {}
     return f"2fa:{pending.get('u', 'none')}"
+
+
+def actor_key() -> str:
+    """Rate-limit key for the logged-in actor (e.g. how many link requests one manager sends)."""
+    from flask_login import current_user
+
+    return f"actor:{current_user.get_id() and current_user.id}" if current_user.is_authenticated else client_ip()

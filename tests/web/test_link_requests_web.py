@@ -99,3 +99,22 @@ def test_withdraw_from_the_premises_page(app, world, db, pending):
     # The request of another premises is not found through this one.
     other = c.post(f"/manage/premises/{world.p1.id}/links/{pending.id}/withdraw")
     assert other.status_code == 404
+
+
+def test_link_requests_are_rate_limited_per_manager(app_factory, world, db):
+    """Probing logins through the link form stays slow: a manager may send only so many requests."""
+    from app.extensions import limiter
+    from tests.conftest import login_as as _login
+
+    application = app_factory(LINK_REQUEST_LIMIT="3 per hour")
+    with application.app_context():
+        limiter.reset()
+        c = _login(application.test_client(), world.staff)
+        codes = [c.post(f"/manage/premises/{world.p2.id}/owners", data={"existing_login": f"nobody{i}"}).status_code
+                 for i in range(4)]
+    assert codes[:3] == [303, 303, 303] and codes[3] == 429
+
+
+def test_expire_links_command(app, world):
+    result = app.test_cli_runner().invoke(args=["accounts", "expire-links"])
+    assert result.exit_code == 0 and "expired" in result.output

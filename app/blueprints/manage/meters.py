@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
-from app.access import premises_get, uk_building_get, uk_meter_get
+from app.access import managed_premises_get, uk_building_get, uk_meter_get
 from app.blueprints.manage import bp
 from app.forms import Form
 from app.models.metering import RESOURCE_LABELS
@@ -53,7 +53,7 @@ def _back(meter_or_premises_id, building_id):
 @bp.route("/premises/<int:premises_id>/meters/new", methods=["GET", "POST"], endpoint="meter_new_premises")
 @roles_required(Role.STAFF)
 def meter_new(building_id: int | None = None, premises_id: int | None = None):
-    premises = premises_get(actor=current_user, id=premises_id) if premises_id else None
+    premises = managed_premises_get(actor=current_user, id=premises_id) if premises_id else None
     building = uk_building_get(actor=current_user, id=premises.building_id if premises else building_id)
     form = MeterForm()
     status = 200

@@ -1,15 +1,23 @@
 from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.access import access_for, account_get, managed_building_get, managed_buildings, owners_of, premises_get
+from app.access import (
+    access_for,
+    account_get,
+    managed_building_get,
+    managed_buildings,
+    managed_premises_get,
+    owners_of,
+)
 from app.blueprints.manage import bp
 from app.blueprints.manage.forms import IssueAccountForm, LetterForm, LinkAccountForm
+from app.extensions import actor_key, limiter
 from app.htmx import render_fragment, targets
 from app.models.base import utcnow
 from app.models.people import Role
 from app.services import accounts
 from app.services.apartment import premises_history
-from app.services.errors import Conflict, Invalid, NotFound
+from app.services.errors import Conflict, Invalid
 from app.services.home import building_stats
 from app.services.letters import credential_letter_pdf
 from app.services.manage import building_premises_rows
@@ -41,14 +49,6 @@ def building(building_id: int):
     return render_template("manage/building.html", **context)
 
 
-def _managed_premises(premises_id: int):
-    """A premises of a building the actor manages (owners of it are no back office): else 404."""
-    premises = premises_get(actor=current_user, id=premises_id)
-    if not access_for(current_user).manages(premises.building):
-        raise NotFound("Не найдено")
-    return premises
-
-
 def _premises_page(premises, form=None, status=200, link_form=None):
     access = access_for(current_user)
     owners = owners_of(premises.id)
@@ -73,13 +73,13 @@ def _premises_page(premises, form=None, status=200, link_form=None):
 @bp.get("/premises/<int:premises_id>")
 @roles_required(*MANAGERS)
 def premises(premises_id: int):
-    return _premises_page(_managed_premises(premises_id))
+    return _premises_page(managed_premises_get(actor=current_user, id=premises_id))
 
 
 @bp.post("/premises/<int:premises_id>/accounts")
 @roles_required(*MANAGERS)
 def issue(premises_id: int):
-    premises = _managed_premises(premises_id)
+    premises = managed_premises_get(actor=current_user, id=premises_id)
     form = IssueAccountForm()
     if not form.validate():
         return _premises_page(premises, form, 422)
@@ -102,9 +102,10 @@ def issue(premises_id: int):
 
 @bp.post("/premises/<int:premises_id>/owners")
 @roles_required(*MANAGERS)
+@limiter.limit(lambda: current_app.config["LINK_REQUEST_LIMIT"], key_func=actor_key)
 def link(premises_id: int):
     """Ask the holder of a login to accept this premises. The answer is the same whatever the login."""
-    premises = _managed_premises(premises_id)
+    premises = managed_premises_get(actor=current_user, id=premises_id)
     link_form = LinkAccountForm()
     if link_form.validate():
         try:
@@ -122,7 +123,7 @@ def link(premises_id: int):
 @bp.post("/premises/<int:premises_id>/links/<int:request_id>/withdraw")
 @roles_required(*MANAGERS)
 def link_withdraw(premises_id: int, request_id: int):
-    premises = _managed_premises(premises_id)
+    premises = managed_premises_get(actor=current_user, id=premises_id)
     try:
         accounts.link_request_withdraw(actor=current_user, premises=premises, request_id=request_id,
                                        origin=origin())
@@ -136,7 +137,7 @@ def link_withdraw(premises_id: int, request_id: int):
 @bp.post("/premises/<int:premises_id>/owners/<int:user_id>/remove")
 @roles_required(*MANAGERS)
 def unlink(premises_id: int, user_id: int):
-    premises = _managed_premises(premises_id)
+    premises = managed_premises_get(actor=current_user, id=premises_id)
     user = account_get(actor=current_user, id=user_id)
     accounts.ownership_remove(actor=current_user, premises=premises, user=user, origin=origin())
     flash(f"Доступ {user.full_name} к помещению {premises.title} отозван.", "success")
