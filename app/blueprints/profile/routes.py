@@ -69,7 +69,10 @@ def _save(section: str, form):
 def index():
     from flask import render_template
 
-    return render_template("profile/index.html", editing=None, **_context())
+    from app.services import twofactor
+
+    return render_template("profile/index.html", editing=None, two_factor_on=twofactor.is_enabled(current_user),
+                           **_context())
 
 
 @bp.get("/<section>")
