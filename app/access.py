@@ -71,12 +71,13 @@ class Access:
         if not self.rso_orgs:
             return {}
         result: dict[int, set[Resource]] = defaultdict(set)
-        for building_id, org_id in db.session.execute(
-            select(building_suppliers.c.building_id, building_suppliers.c.organisation_id).where(
-                building_suppliers.c.organisation_id.in_(self.rso_orgs)
-            )
+        for building_id, org_id, resources in db.session.execute(
+            select(building_suppliers.c.building_id, building_suppliers.c.organisation_id,
+                   building_suppliers.c.resources).where(building_suppliers.c.organisation_id.in_(self.rso_orgs))
         ):
-            result[building_id] |= self.rso_resources.get(org_id, frozenset())
+            # The building's own list narrows the supplier to what it delivers there (NULL: all it delivers).
+            declared = self.rso_resources.get(org_id, frozenset())
+            result[building_id] |= declared if resources is None else {Resource(r) for r in resources} & declared
         return {b: frozenset(r) for b, r in result.items()}
 
     @cached_property

@@ -20,7 +20,7 @@ from app.models.billing import (
     Statement,
     Tariff,
 )
-from app.models.housing import Building, CouncilMembership, Ownership, Premises, building_suppliers
+from app.models.housing import Building, CouncilMembership, OwnerRecord, Ownership, Premises, building_suppliers
 from app.models.links import LinkStatus, OwnershipLinkRequest
 from app.models.messaging import (
     Announcement,
@@ -47,6 +47,7 @@ __all__ = [
     "Announcement",
     "AnnouncementReport",
     "Notice",
+    "OwnerRecord",
     "NoticeRead",
     "NoticeRevision",
     "NoticeTarget",

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import enum
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     ForeignKey,
     Integer,
     Numeric,
@@ -17,14 +20,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import str_enum
+from app.models.base import UTCDateTime, str_enum, utcnow
 
-# Which resource suppliers (РСО) serve which buildings.
+# Which resource suppliers (РСО) serve which buildings; `resources` (a JSON list of Resource values) narrows a
+# supplier to the resources it delivers to this building (NULL: every resource in the supplier's settings).
 building_suppliers = Table(
     "building_suppliers",
     db.metadata,
     Column("building_id", ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True),
     Column("organisation_id", ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True),
+    Column("resources", JSON, nullable=True),
 )
 
 
@@ -40,6 +45,9 @@ class Building(db.Model):
     year_built: Mapped[int | None] = mapped_column(Integer)
     floors: Mapped[int | None] = mapped_column(Integer)
     entrances: Mapped[int | None] = mapped_column(Integer)
+    # Identifiers in the state systems (optional): ФИАС/ГАР house GUID and the ГИС ЖКХ house code
+    fias_guid: Mapped[str | None] = mapped_column(String(36))
+    gis_house_code: Mapped[str | None] = mapped_column(String(40))
     # Reading window override for this building (days of month, inclusive); NULL = the organisation's
     reading_start_day: Mapped[int | None] = mapped_column(Integer)
     reading_end_day: Mapped[int | None] = mapped_column(Integer)
@@ -147,6 +155,43 @@ class CouncilMembership(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
     is_chair: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The general meeting (ОСС) that elected the council (ЖК РФ ст. 161.1 ч. 1, 5): term and protocol
+    term_from: Mapped[date | None] = mapped_column(Date)
+    term_to: Mapped[date | None] = mapped_column(Date)
+    protocol_number: Mapped[str | None] = mapped_column(String(40))
+    protocol_date: Mapped[date | None] = mapped_column(Date)
 
     user: Mapped["User"] = relationship(back_populates="council_memberships")  # noqa: F821
     building: Mapped[Building] = relationship(lazy="joined")
+
+
+class OwnerRecord(db.Model):
+    """An owner of a premises as the УК's register knows them (from the title documents or an import),
+    whether or not they have a portal account yet. Issuing an account links the record to it (`user_id`);
+    the account's access is the `Ownership`. The register of owners (ОСС, letters) is built from these rows.
+    """
+
+    __tablename__ = "owner_records"
+    __table_args__ = (
+        UniqueConstraint("premises_id", "full_name"),
+        CheckConstraint("share_num > 0 AND share_den > 0 AND share_num <= share_den", name="share"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    premises_id: Mapped[int] = mapped_column(ForeignKey("premises.id", ondelete="CASCADE"), index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    share_num: Mapped[int] = mapped_column(Integer, default=1)
+    share_den: Mapped[int] = mapped_column(Integer, default=1)
+    phone: Mapped[str | None] = mapped_column(String(16))
+    email: Mapped[str | None] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    source: Mapped[str] = mapped_column(String(16), default="manual")  # manual | import | demo
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    premises: Mapped[Premises] = relationship(lazy="joined")
+    user: Mapped["User | None"] = relationship()  # noqa: F821
+
+    @property
+    def share_label(self) -> str:
+        return "целиком" if self.share_num == self.share_den else f"{self.share_num}/{self.share_den}"

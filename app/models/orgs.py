@@ -22,6 +22,21 @@ ORG_KIND_LABELS = {
 }
 
 
+class ManagementForm(enum.StrEnum):
+    """How a building is managed (ЖК РФ ст. 161 ч. 2): a management company, or the owners' partnership."""
+
+    UK = "uk"  # управляющая организация
+    TSZH = "tszh"  # товарищество собственников жилья
+    ZHSK = "zhsk"  # жилищно-строительный кооператив
+
+
+MANAGEMENT_FORM_LABELS = {
+    ManagementForm.UK: "Управляющая организация",
+    ManagementForm.TSZH: "ТСЖ",
+    ManagementForm.ZHSK: "ЖСК",
+}
+
+
 class StaffRole(enum.StrEnum):
     STAFF = "staff"
     ADMIN = "admin"
@@ -44,6 +59,12 @@ class Organisation(db.Model):
     phones: Mapped[str] = mapped_column(String(200), default="")
     email: Mapped[str | None] = mapped_column(String(254))
     site: Mapped[str | None] = mapped_column(String(200))
+    # For kind == UK: УК, ТСЖ or ЖСК (NULL for suppliers and the operator)
+    management_form: Mapped[str | None] = mapped_column(String(8))
+    # Аварийно-диспетчерская служба and office hours: printed on receipts and shown on appeal pages
+    ads_phone: Mapped[str | None] = mapped_column(String(40))
+    office_hours: Mapped[str | None] = mapped_column(String(300))
+    active: Mapped[bool] = mapped_column(db.Boolean, default=True, server_default=db.true())
     # Bank details printed on receipts and encoded in the payment QR code (GOST R 56042)
     bank_name: Mapped[str | None] = mapped_column(String(45))
     bank_bic: Mapped[str | None] = mapped_column(String(9))

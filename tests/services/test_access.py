@@ -203,3 +203,18 @@ def test_may_reset_second_factor(world):
     assert not admin.may_reset_second_factor(world.ukadmin) and not op.may_reset_second_factor(world.operator)
     assert staff.may_reset_second_factor(world.neighbour)  # owners: whoever administers the account
     assert not A.access_for(world.council).may_reset_second_factor(world.owner)
+
+
+def test_a_building_can_narrow_a_supplier_to_some_resources(world, db):
+    from sqlalchemy import update
+
+    from app.models import building_suppliers
+
+    world.rso.settings = {"resources": ["cold_water", "hot_water"]}
+    db.session.commit()
+    assert A.access_for(world.rso_user).supplier_resources(world.building) == {Resource.COLD_WATER,
+                                                                                Resource.HOT_WATER}
+    db.session.execute(update(building_suppliers).where(building_suppliers.c.building_id == world.building.id)
+                       .values(resources=["hot_water", "heat"]))  # heat: not the supplier's at all
+    db.session.commit()
+    assert A.access_for(world.rso_user).supplier_resources(world.building) == {Resource.HOT_WATER}
