@@ -88,7 +88,7 @@ def snapshot() -> dict[str, list[tuple]]:
         if table.name in VOLATILE_TABLES:
             continue
         rows = _db.session.execute(select(table)).all()
-        result[table.name] = sorted((tuple(map(repr, row)) for row in rows))
+        result[table.name] = sorted(tuple(map(repr, row)) for row in rows)
     return result
 
 
