@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from app.access import NOT_FOUND, access_for, row_get, valid_id
 from app.extensions import db
@@ -46,6 +47,7 @@ def council_membership_get(*, actor: User, id: int) -> CouncilMembership:  # noq
 def council_members(building: Building) -> list[CouncilMembership]:
     return list(db.session.scalars(
         select(CouncilMembership).join(User, User.id == CouncilMembership.user_id)
+        .options(contains_eager(CouncilMembership.user))
         .where(CouncilMembership.building_id == building.id)
         .order_by(CouncilMembership.is_chair.desc(), User.full_name)))
 

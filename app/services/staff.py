@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
 
 from app.access import NOT_FOUND, access_for, row_get
 from app.extensions import db
@@ -91,6 +92,7 @@ def _require_account(actor: User, membership: StaffMembership, message: str) -> 
 def staff_list(org: Organisation) -> list[StaffMembership]:
     return list(db.session.scalars(
         select(StaffMembership).join(User, User.id == StaffMembership.user_id)
+        .options(contains_eager(StaffMembership.user).selectinload(User.staff_memberships))
         .where(StaffMembership.organisation_id == org.id).order_by(User.full_name, User.id)))
 
 

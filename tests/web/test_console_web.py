@@ -528,3 +528,30 @@ def test_console_pages_are_light(app, world):
                  f"/console/buildings/{world.building.id}/council", "/console/moderation"]:
         body = c.get(path).get_data()
         assert len(gzip.compress(body)) <= 14 * 1024, path
+
+
+def test_query_counts_do_not_grow_with_staff_and_council(app, world):
+    from tests.web.test_budget import QueryCounter
+
+    operator_id, uk_id, building_id = world.operator.id, world.uk.id, world.building.id
+
+    def count(path):
+        c = login_as(app.test_client(), _db.session.get(User, operator_id))
+        _db.session.expunge_all()
+        with QueryCounter(_db.engine) as counter:
+            assert c.get(path).status_code == 200
+        return counter.count
+
+    org_page, council_page = f"/console/organisations/{uk_id}", f"/console/buildings/{building_id}/council"
+    few = count(org_page), count(council_page)
+    uk, building = _db.session.get(Organisation, uk_id), _db.session.get(Building, building_id)
+    for _n in range(6):
+        F.StaffFactory(user=F.UserFactory(), organisation=uk)
+        owner = F.UserFactory()
+        premises = F.PremisesFactory(building=building)
+        F.OwnershipFactory(user=owner, premises=premises)
+        F.CouncilFactory(user=owner, building=building)
+    _db.session.commit()
+    many = count(org_page), count(council_page)
+    assert many == few, (few, many)
+    assert max(many) <= 20
