@@ -115,6 +115,19 @@ def test_council_end_refused_for_others(app, world):
         assert changed_tables(before, snapshot()) == []
 
 
+def _assert_refused_field(client, url, data, name, message, kept):
+    """422, the message next to the field, «Ошибка:» in the title, what was typed kept, nothing stored."""
+    before = snapshot()
+    r = client.post(url, data=data)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert f'id="{name}-error"' in html and message in html, html[:2000]
+    assert "<title>Ошибка:" in html
+    if kept:
+        assert f'value="{kept}"' in html
+    assert changed_tables(before, snapshot()) == []
+
+
 def _audit(action):
     return list(_db.session.scalars(select(AuditLog).where(AuditLog.action == action)))
 
@@ -178,19 +191,9 @@ FIELD_ERRORS = [
 
 @pytest.mark.parametrize(("name", "value", "message"), FIELD_ERRORS, ids=[f"{f[0]}={f[1]}" for f in FIELD_ERRORS])
 def test_organisation_field_errors(app, world, name, value, message):
-    c = login_as(app.test_client(), world.operator)
-    before = snapshot()
-    r = c.post("/console/organisations/new", data={**VALID_ORG, name: value})
-    assert r.status_code == 422
-    html = r.get_data(as_text=True)
-    assert f'id="{name}-error"' in html, html[:2000]
-    assert message in html
-    assert "<title>Ошибка:" in html
     kept = "info@uk-new.example" if name != "email" else "пн–пт 9:00–18:00"
-    assert f'value="{kept}"' in html  # nothing typed is lost
-    if name not in ("inn",):
-        assert 'value="7536123455"' in html
-    assert changed_tables(before, snapshot()) == []
+    _assert_refused_field(login_as(app.test_client(), world.operator), "/console/organisations/new",
+                          {**VALID_ORG, name: value}, name, message, kept)
 
 
 def test_inn_already_on_the_portal(app, world):
@@ -279,16 +282,10 @@ BUILDING_ERRORS = [
 
 @pytest.mark.parametrize(("name", "value", "message"), BUILDING_ERRORS, ids=[f"{b[0]}={b[1]}" for b in BUILDING_ERRORS])
 def test_building_field_errors(app, world, name, value, message):
-    c = login_as(app.test_client(), world.operator)
-    before = snapshot()
-    r = c.post(f"/console/organisations/{world.uk.id}/buildings/new",
-               data={**VALID_BUILDING, name: value.format(rso=world.rso.id)})
-    html = r.get_data(as_text=True)
-    assert r.status_code == 422
-    assert f'id="{name}-error"' in html and message in html
-    kept = "ул. Новая" if name != "street" else "1985"
-    assert "<title>Ошибка:" in html and f'value="{kept}"' in html
-    assert changed_tables(before, snapshot()) == []
+    _assert_refused_field(login_as(app.test_client(), world.operator),
+                          f"/console/organisations/{world.uk.id}/buildings/new",
+                          {**VALID_BUILDING, name: value.format(rso=world.rso.id)}, name, message,
+                          "ул. Новая" if name != "street" else "1985")
 
 
 def test_duplicate_address_is_refused(app, world):
@@ -361,12 +358,8 @@ def test_ukadmin_creates_a_staff_account_shown_once(app, world):
     ({"full_name": "Иванов", "login": "ivanov", "role": "staff", "phone": "12"}, "phone", "+7 914"),
 ])
 def test_staff_field_errors(app, world, data, name, message):
-    c = login_as(app.test_client(), world.operator)
-    before = snapshot()
-    r = c.post(f"/console/organisations/{world.uk.id}/staff", data=data)
-    html = r.get_data(as_text=True)
-    assert r.status_code == 422 and f'id="{name}-error"' in html and message in html
-    assert changed_tables(before, snapshot()) == []
+    _assert_refused_field(login_as(app.test_client(), world.operator), f"/console/organisations/{world.uk.id}/staff",
+                          data, name, message, None)
 
 
 def test_role_change_and_the_last_admin(app, world):
@@ -477,12 +470,8 @@ def test_council_field_errors(app, world, data, name, message):
     base = {"user_id": str(world.neighbour.id), "protocol_number": "3", "protocol_date": "01.11.2026",
             "term_from": "01.11.2026", "term_to": "31.10.2028"}
     payload = {**base, **{k: v.format(**ids) for k, v in data.items()}}
-    c = login_as(app.test_client(), world.operator)
-    before = snapshot()
-    r = c.post(f"/console/buildings/{world.building.id}/council", data=payload)
-    html = r.get_data(as_text=True)
-    assert r.status_code == 422 and f'id="{name}-error"' in html and message in html
-    assert changed_tables(before, snapshot()) == []
+    _assert_refused_field(login_as(app.test_client(), world.operator),
+                          f"/console/buildings/{world.building.id}/council", payload, name, message, None)
 
 
 # --- moderation, navigation, home -------------------------------------------------------------------------
