@@ -29,6 +29,7 @@ BLUEPRINTS = (
     "appeals",
     "questions",
     "manage",
+    "console",
 )
 
 

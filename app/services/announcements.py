@@ -240,3 +240,30 @@ def reported(actor: User) -> list[tuple[Announcement, int]]:
     items = db.session.scalars(select(Announcement).where(Announcement.id.in_(counts)))
     rows = [(a, counts[a.id]) for a in items]
     return sorted(rows, key=lambda row: (-row[1], row[0].id))
+
+
+MODERATION_VIEWS = ("reported", "hidden")
+
+
+def moderation_list(actor: User, *, view: str = "reported", offset: int = 0, limit: int = PAGE_SIZE
+                    ) -> tuple[list[tuple[Announcement, int]], int | None]:
+    """One page of the moderation queue across every building the actor moderates (the operator: the whole
+    portal): 'reported' — active announcements with reports, most reported first; 'hidden' — hidden ones,
+    newest first. Two queries a page, whatever its size."""
+    if view not in MODERATION_VIEWS:
+        view = "reported"
+    offset = min(max(offset, 0), MAX_ID)
+    reports = (select(AnnouncementReport.announcement_id.label("announcement_id"),
+                      func.count(AnnouncementReport.id).label("n"))
+               .group_by(AnnouncementReport.announcement_id).subquery())
+    query = (select(Announcement, func.coalesce(reports.c.n, 0))
+             .outerjoin(reports, reports.c.announcement_id == Announcement.id)
+             .where(_moderated_clause(actor)))
+    if view == "reported":
+        query = (query.where(Announcement.status == "active", reports.c.n > 0)
+                 .order_by(reports.c.n.desc(), Announcement.id))
+    else:
+        query = query.where(Announcement.status == "hidden").order_by(Announcement.hidden_at.desc(),
+                                                                      Announcement.id.desc())
+    rows = [(item, int(n)) for item, n in db.session.execute(query.offset(offset).limit(limit + 1)).all()]
+    return rows[:limit], (offset + limit if len(rows) > limit else None)

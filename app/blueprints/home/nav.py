@@ -32,6 +32,7 @@ def navigation(user: User) -> list[NavItem]:
         items.append(NavItem("manage.index", "Управление", ("/manage/", "/manage/buildings", "/manage/premises",
                                                              "/manage/accounts")))
     if user.has_role(Role.UK_ADMIN, Role.OPERATOR):
+        items.append(NavItem("console.index", "Консоль", ("/console",)))
         items.append(NavItem("manage.audit", "Журнал", ("/manage/audit",)))
     if user.has_role(Role.OWNER):
         items.append(NavItem("appeals.index", "Обращения", ("/appeals",)))

@@ -6,6 +6,7 @@ from app.blueprints.apartment.current import current_premises
 from app.blueprints.home import bp
 from app.models.people import Role
 from app.services.home import attention_items, building_stats
+from app.services.organisations import console_counts
 
 
 @bp.get("/")
@@ -35,4 +36,5 @@ def index():
         debt=debt,
         attention=attention_items(current_user, premises),
         stats=stats,
+        counts=console_counts() if current_user.has_role(Role.OPERATOR) else None,
     )
