@@ -203,6 +203,25 @@ class Access:
             return buildings <= self.uk_buildings
         return buildings <= self.managed_buildings
 
+    def may_administer_staff(self, account: User) -> bool:
+        """Authority over a staff account (role, deactivation, password reset).
+
+        Never one's own account, never an operator's. The operator: any other account with a staff
+        membership. A УК admin: only an account whose every membership is in organisations they administer,
+        and whose premises and council seats (if any) are all in those organisations' buildings — authority
+        over every role the account has, as `may_administer` requires for owners.
+        """
+        if account.id == self.user_id or not account.staff_memberships:
+            return False
+        target = access_for(account)
+        if target.operator:
+            return False
+        if self.operator:
+            return True
+        if not {m.organisation_id for m in account.staff_memberships} <= self.uk_admin_orgs:
+            return False
+        return (target.owned_buildings | target.council_buildings) <= self.uk_buildings
+
     def may_reset_second_factor(self, account: User) -> bool:
         """Who may switch off another person's second factor (a lost phone): the operator, anyone but
         themselves; a УК admin, staff of their own УК only; for owner and council accounts, whoever

@@ -8,7 +8,16 @@ from sqlalchemy import and_, or_, select, true
 from app.access import access_for
 from app.extensions import db
 from app.formatting import TZ
-from app.models import AuditLog, Building, Ownership, OwnershipLinkRequest, Premises, StaffMembership, User
+from app.models import (
+    AuditLog,
+    Building,
+    Organisation,
+    Ownership,
+    OwnershipLinkRequest,
+    Premises,
+    StaffMembership,
+    User,
+)
 from app.models.base import utcnow
 from app.services.errors import Invalid, NotAllowed
 from app.services.validation import validate_all
@@ -81,6 +90,20 @@ AUDIT_ACTION_LABELS = {
     "link_withdrawn": "запрос отозван",
     "link_expired": "срок запроса истёк",
     "ownership_removed": "доступ к помещению отозван",
+    "two_factor_reset": "второй фактор сброшен",
+    "organisation_created": "организация добавлена",
+    "organisation_updated": "данные организации изменены",
+    "organisation_activated": "организация включена",
+    "organisation_deactivated": "организация отключена",
+    "building_created": "дом добавлен",
+    "building_updated": "данные дома изменены",
+    "staff_created": "сотрудник добавлен",
+    "staff_role_changed": "роль сотрудника изменена",
+    "staff_activated": "сотрудник включён",
+    "staff_deactivated": "сотрудник отключён",
+    "staff_password_reset": "сотруднику выдан новый пароль",
+    "council_member_added": "член совета дома добавлен",
+    "council_member_removed": "член совета дома исключён",
 }
 AUDIT_PAGE_SIZE = 50
 # Entries whose premises is named only in `changes` (the account may no longer own it).
@@ -140,6 +163,8 @@ def audit_scope(actor: User):
                                         .where(OwnershipLinkRequest.premises_id.in_(premises)))),
             and_(AuditLog.action.in_(_PREMISES_IN_CHANGES),
                  AuditLog.changes["premises_id"].as_integer().in_(premises)),
+            and_(AuditLog.entity_type == "organisation", AuditLog.entity_id.in_(orgs)),
+            and_(AuditLog.entity_type == "building", AuditLog.entity_id.in_(buildings)),
         ),
         AuditLog.action != "link_declined",
     )
@@ -201,6 +226,10 @@ def _audit_rows(entries: list[AuditLog], shown_buildings: set[int] | None) -> li
     request_ids = {e.entity_id for e in entries if e.entity_type == "ownership_link_request" and e.entity_id}
     users = {u.id: u for u in _by_ids(User, user_ids)}
     requests = {r.id: r for r in _by_ids(OwnershipLinkRequest, request_ids)}
+    orgs = {o.id: o for o in _by_ids(Organisation, {e.entity_id for e in entries
+                                                    if e.entity_type == "organisation" and e.entity_id})}
+    houses = {b.id: b for b in _by_ids(Building, {e.entity_id for e in entries
+                                                  if e.entity_type == "building" and e.entity_id})}
     premises_ids: set[int] = set()
     for e in entries:
         premises_ids |= set(_premises_of(e, requests))
@@ -215,6 +244,10 @@ def _audit_rows(entries: list[AuditLog], shown_buildings: set[int] | None) -> li
             request = requests.get(e.entity_id)
             login = (e.changes or {}).get("login") or (request.login if request else "")
             target = f"запрос для логина «{login}»" if login else "запрос"
+        elif e.entity_type == "organisation" and e.entity_id in orgs:
+            target = orgs[e.entity_id].short_name
+        elif e.entity_type == "building" and e.entity_id in houses:
+            target = houses[e.entity_id].short_address
         else:
             target = f"{e.entity_type} № {e.entity_id}"
         names = [f"{p.building.short_address}, {p.title}" for i in _premises_of(e, requests) if (p := premises.get(i))]

@@ -42,27 +42,8 @@ def may_manage_staff_of(actor: User, org: Organisation) -> bool:
 
 
 def may_administer_staff(actor: User, account: User) -> bool:
-    """Authority over a staff account (role, deactivation, password reset) — a rule for app/access.py.
-
-    Never one's own account, never an operator's. The operator: any other account with a staff membership.
-    A УК admin: only an account whose every membership is in organisations they administer, and whose
-    premises and council seats (if any) are all in buildings of those organisations — authority over
-    every role the account has, as `Access.may_administer` requires for owners.
-    """
-    if account.id == actor.id:
-        return False
-    target = access_for(account)
-    if target.operator:
-        return False
-    access = access_for(actor)
-    if not account.staff_memberships:
-        return False
-    if access.operator:
-        return True
-    orgs = {m.organisation_id for m in account.staff_memberships}
-    if not orgs <= access.uk_admin_orgs:
-        return False
-    return (target.owned_buildings | target.council_buildings) <= access.uk_buildings
+    """Authority over a staff account: the rule is Access.may_administer_staff (app/access.py)."""
+    return access_for(actor).may_administer_staff(account)
 
 
 def staff_membership_get(*, actor: User, id: int) -> StaffMembership:  # noqa: A002

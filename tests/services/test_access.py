@@ -218,3 +218,18 @@ def test_a_building_can_narrow_a_supplier_to_some_resources(world, db):
                        .values(resources=["hot_water", "heat"]))  # heat: not the supplier's at all
     db.session.commit()
     assert A.access_for(world.rso_user).supplier_resources(world.building) == {Resource.HOT_WATER}
+
+
+def test_may_administer_staff(world, db):
+    admin, op, staff = (A.access_for(u) for u in (world.ukadmin, world.operator, world.staff))
+    assert admin.may_administer_staff(world.staff) and op.may_administer_staff(world.staff)
+    assert not staff.may_administer_staff(world.ukadmin)  # plain staff: no
+    assert not admin.may_administer_staff(world.staff_other) and not admin.may_administer_staff(world.rso_user)
+    assert op.may_administer_staff(world.rso_user)
+    assert not admin.may_administer_staff(world.ukadmin) and not op.may_administer_staff(world.operator)
+    assert not admin.may_administer_staff(world.owner)  # no staff membership: the owner rules apply instead
+    # A staff member of УК «Тест» who owns a flat in another УК's building: only the operator.
+    F.OwnershipFactory(user=world.staff, premises=world.p_other)
+    db.session.commit()
+    assert not A.access_for(world.ukadmin).may_administer_staff(world.staff)
+    assert A.access_for(world.operator).may_administer_staff(world.staff)

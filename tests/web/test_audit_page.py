@@ -136,3 +136,22 @@ def test_navigation_link_for_ukadmin_and_operator_only(app, world):
     for role in ROLES:
         nav = login_as(app.test_client(), world.by_role(role)).get("/home").text
         assert ('href="/manage/audit"' in nav) == (role in ("ukadmin", "operator")), role
+
+
+def test_console_actions_are_in_the_log_with_named_targets(app, world, db):
+    """What the operator does in the console reaches the log; the УК admin sees it for their organisation only."""
+    from app.services import organisations as orgs_svc
+    from app.services.audit import audit_record
+
+    orgs_svc.organisation_set_active(actor=world.operator, org=world.uk_other, active=False)
+    audit_record(actor=world.operator, action="building_updated", entity_type="building", entity_id=world.building.id)
+    audit_record(actor=world.operator, action="building_updated", entity_type="building",
+                 entity_id=world.building_other.id)
+    db.session.commit()
+    admin_page = login_as(app.test_client(), world.ukadmin).get("/manage/audit").text
+    assert "данные дома изменены" in admin_page and world.building.short_address in admin_page
+    assert world.building_other.short_address not in admin_page
+    operator_page = login_as(app.test_client(), world.operator).get("/manage/audit").text
+    assert world.building_other.short_address in operator_page
+    assert "организация отключена" in operator_page and world.uk_other.short_name in operator_page
+    assert world.uk_other.short_name not in admin_page
