@@ -142,6 +142,14 @@ def house_import_building_get(*, actor: User, id) -> Building:  # noqa: A002
     return building
 
 
+def house_import_building_or_none(*, actor: User, id) -> Building | None:  # noqa: A002
+    """As house_import_building_get, None instead of NotFound (for an error page that must not fail itself)."""
+    try:
+        return house_import_building_get(actor=actor, id=id)
+    except NotFound:
+        return None
+
+
 def house_import_get(*, actor: User, building: Building, import_id) -> TabularImport:
     """A stored onboarding preview of this building, else NotFound."""
     imp = tabular.import_get(actor=actor, id=import_id, kind=ImportKind.HOUSE, operator=True)
