@@ -21,6 +21,7 @@ from app.models.billing import (
     Tariff,
 )
 from app.models.housing import Building, CouncilMembership, OwnerRecord, Ownership, Premises, building_suppliers
+from app.models.imports import ReadingImport, TabularImport
 from app.models.links import LinkStatus, OwnershipLinkRequest
 from app.models.messaging import (
     Announcement,
@@ -31,7 +32,7 @@ from app.models.messaging import (
     NoticeTarget,
     OutboxMessage,
 )
-from app.models.metering import Meter, Reading, ReadingImport, ReadingRevision, ReadingSubmission
+from app.models.metering import Meter, Reading, ReadingRevision, ReadingSubmission
 from app.models.orgs import Organisation, StaffMembership
 from app.models.people import User
 from app.models.security import RecoveryCode, UserSession, UserTotp
@@ -65,6 +66,7 @@ __all__ = [
     "Meter",
     "Reading",
     "ReadingImport",
+    "TabularImport",
     "ReadingRevision",
     "ReadingSubmission",
     "CouncilMembership",

@@ -195,18 +195,3 @@ class ReadingSubmission(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # meter id -> value (as text) at the moment of submission
     values: Mapped[dict] = mapped_column(JSON, default=dict)
-
-
-class ReadingImport(db.Model):
-    """An uploaded file of readings: previewed first, applied all-or-nothing on confirmation."""
-
-    __tablename__ = "reading_imports"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    period: Mapped[date] = mapped_column(Date)
-    filename: Mapped[str] = mapped_column(String(200))
-    rows: Mapped[list] = mapped_column(JSON, default=list)  # [{line, meter_id, value, error, ...}]
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,33 +1,28 @@
 """Import of a period's charges exported by the УК's billing system (CSV or XLSX).
 
 One row per premises (by «Лицевой счёт») and service (by «Код услуги»); the columns are described once, in
-COLUMNS, which also drives the help page and the downloadable template. Two steps:
+COLUMNS, which also drives the help page and the downloadable template. Files are read by the one tabular
+module (app/services/tabular.py); the preview is stored like every import's (tabular_imports, kind "charges").
 
 1. `charges_import_preview` reads the file and checks every row (numbers, decimals, Итого = Начислено +
    Перерасчёт − Льгота, duplicates, Пени agreeing within an account, accounts of this building, active
-   services of the organisation). Nothing is stored: when no row has an error, the preview carries the
-   normalised rows in a signed, zlib-compressed token (itsdangerous, SECRET_KEY, salt "charges-import") that
-   also names the actor, the building and the period, and expires after TOKEN_MAX_AGE.
-2. `charges_import_apply` takes the token back, checks the actor, building and period against it, checks
-   every row again against the database as it is now, and applies all rows or none, in one transaction:
-   the period's charges of the premises in the file are replaced (imported and computed ones alike; premises
-   not in the file keep theirs), statements are re-issued for those premises, the file's Пени replaces the
-   computed penalty, and an audit record is written. Applying the same file again gives the same charges and
-   statements. `billing.period_close` refuses a period with imported charges.
+   services of the organisation) and stores the normalised rows as the preview of this building and period.
+   Nothing else is written. A file with row errors is stored too (the preview lists them) but cannot be applied.
+2. `charges_import_apply` takes the stored preview (staff of the building's УК; within PREVIEW_MAX_AGE; once),
+   locks the building row, checks every row again against the database as it is now, and applies all rows or
+   none, in one transaction: the period's charges of the premises in the file are replaced (imported and
+   computed ones alike; premises not in the file keep theirs), statements are re-issued for those premises,
+   the file's Пени replaces the computed penalty, and an audit record is written. Uploading and applying the
+   same file again gives the same charges and statements; applying one preview twice is refused (Conflict).
+   `billing.period_close` refuses a period with imported charges.
 """
 
-import codecs
-import csv
-import io
-import re
-import zipfile
+
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -37,23 +32,19 @@ from app.formatting import number
 from app.models import Building, Premises, Statement, User
 from app.models.base import utcnow
 from app.models.billing import Charge, ChargeSource, Service
+from app.models.imports import ImportKind, TabularImport
 from app.models.orgs import Organisation
-from app.services import billing
+from app.services import billing, tabular
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Conflict, Invalid, NotAllowed
+from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
 from app.services.periods import current_month
 
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
-MAX_XLSX_UNPACKED = 50 * 1024 * 1024  # a 2 MB zip must not unpack into gigabytes
-HEADER_SEARCH_ROWS = 10  # the header row may follow a title line or two of the billing system's report
-MAX_BLANK_ROWS = 1000  # so many empty rows in a row end the table (formatted but empty sheets)
-TOKEN_SALT = "charges-import"
-TOKEN_MAX_AGE = 12 * 60 * 60  # seconds; an old preview must not overwrite newer charges
-TOKEN_VERSION = 1
+PREVIEW_MAX_AGE = tabular.PREVIEW_MAX_AGE  # an old preview must not overwrite newer charges
 
-CSV_MIMETYPE = "text/csv; charset=utf-8"
+CSV_MIMETYPE = tabular.CSV_MIMETYPE
 
 
 @dataclass(frozen=True)
@@ -68,6 +59,7 @@ class Column:
     negative: bool = False  # may a number be negative
     limit: Decimal | None = None  # absolute value must stay below
     max_length: int | None = None  # of a text column
+    aliases: tuple[str, ...] = ()  # other names of the column in billing systems' reports
 
 
 MONEY_LIMIT = Decimal("100000000")  # 100 million ₽ for one line is a typo, and the columns hold less
@@ -75,9 +67,11 @@ MONEY_LIMIT = Decimal("100000000")  # 100 million ₽ for one line is a typo, an
 COLUMNS: tuple[Column, ...] = (
     Column("account", "Лицевой счёт", True, "Лицевой счёт помещения, как в квитанции. Помещение должно быть в "
            "выбранном доме.", "текст до 20 символов; в Excel задайте столбцу формат «Текстовый», чтобы не "
-           "потерялись нули в начале", "12345678", max_length=20),
+           "потерялись нули в начале", "12345678", max_length=20,
+           aliases=("Номер ЛС", "ЛС", "Л/с", "Номер лицевого счёта")),
     Column("code", "Код услуги", True, "Код услуги из справочника услуг вашей организации (список ниже). "
-           "Услуга должна быть включена.", "текст до 30 символов, как в справочнике", "MAINT", max_length=30),
+           "Услуга должна быть включена.", "текст до 30 символов, как в справочнике", "MAINT", max_length=30,
+           aliases=("Код",)),
     Column("volume", "Объём", False, "Объём услуги за месяц: площадь, расход по счётчику, число проживающих.",
            "число ≥ 0, до 4 знаков после запятой; пусто — 0", "48,6", places=4, limit=Decimal("1000000000")),
     Column("tariff", "Тариф", False, "Тариф за единицу объёма, ₽.", "число ≥ 0, до 4 знаков после запятой; "
@@ -98,7 +92,7 @@ COLUMNS: tuple[Column, ...] = (
 )
 COLUMN = {c.key: c for c in COLUMNS}
 REQUIRED = tuple(c for c in COLUMNS if c.required)
-ROW_KEYS = ("line",) + tuple(c.key for c in COLUMNS)  # the order of values of a row in the token
+FIELDS = tuple(tabular.Field(c.key, c.title, c.aliases, c.required) for c in COLUMNS)
 
 NEW, CHANGED, UNCHANGED, ERROR = "new", "changed", "unchanged", "error"
 STATUS_LABELS = {NEW: "новая", CHANGED: "изменится", UNCHANGED: "без изменений", ERROR: "ошибка"}
@@ -106,170 +100,21 @@ STATUS_LABELS = {NEW: "новая", CHANGED: "изменится", UNCHANGED: "�
 ZERO = Decimal("0")
 
 
-def _header_key(value) -> str:
-    return re.sub(r"\s+", " ", str(value or "")).strip().casefold().replace("ё", "е")
-
-
-_HEADERS = {_header_key(c.title): c.key for c in COLUMNS}
-
-
 def _money_text(value: Decimal) -> str:
     return number(value, "#,##0.00")
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Reading the file into rows of raw cells
+# Reading the file into rows of raw cells (app/services/tabular.py)
 # ---------------------------------------------------------------------------------------------------------
 
-
-@dataclass
-class RawRow:
-    line: int  # line of a CSV file / row of the sheet (the header is usually 1)
-    cells: dict[str, object]
-    extra: bool = False  # more values than header columns (a "," file with unquoted decimal commas)
+RawRow = tabular.SourceRow
 
 
-def read_table(*, filename: str, content: bytes) -> list[RawRow]:
+def read_table(*, filename: str, content: bytes) -> list[tabular.SourceRow]:
     """The data rows of a CSV or XLSX file; Invalid("file", ...) for a file that cannot be used at all."""
-    if not content:
-        raise Invalid("file", "Файл пустой. Выберите файл с начислениями")
-    if len(content) > MAX_FILE_BYTES:
-        raise Invalid("file", f"Файл больше {MAX_FILE_BYTES // (1024 * 1024)} МБ. Разделите его на части "
-                              "(например, по подъездам) и загрузите по очереди")
-    name = (filename or "").lower()
-    is_zip = content[:4] == b"PK\x03\x04"
-    if name.endswith(".xls") or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise Invalid("file", "Формат XLS (Excel 97–2003) не поддерживается. Сохраните файл как XLSX или CSV")
-    if name.endswith(".xlsx") or (is_zip and not name.endswith((".csv", ".txt"))):
-        if not is_zip:
-            raise Invalid("file", "Файл не похож на XLSX. Сохраните его в Excel как «Книга Excel (.xlsx)»")
-        return _table_rows(_xlsx_rows(content))
-    if name.endswith((".csv", ".txt")):
-        return _table_rows(_csv_rows(content))
-    raise Invalid("file", "Загрузите файл CSV или XLSX")
-
-
-def _decode(content: bytes) -> str:
-    if content.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise Invalid("file", "Файл в кодировке UTF-16. Сохраните его как «CSV UTF-8» или «CSV (разделители — "
-                              "точка с запятой)»")
-    if content.startswith(codecs.BOM_UTF8):
-        content = content[len(codecs.BOM_UTF8):]
-        encodings = ("utf-8",)
-    else:
-        encodings = ("utf-8", "cp1251")  # Russian Excel saves "CSV" in Windows-1251
-    for encoding in encodings:
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise Invalid("file", "Не удалось прочитать текст файла. Сохраните его в кодировке UTF-8 или Windows-1251")
-    if "\x00" in text:
-        raise Invalid("file", "Файл не похож на CSV. Загрузите файл CSV или XLSX")
-    return text
-
-
-def _csv_rows(content: bytes):
-    """Rows of a CSV file as (line, cells); the separator (; , or tab) is the one that finds the headers."""
-    text = _decode(content)
-    head = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS * 3])
-
-    def recognised(delimiter: str) -> int:
-        try:
-            rows = list(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter))
-        except csv.Error:
-            return -1
-        return max((sum(_header_key(c) in _HEADERS for c in row) for row in rows[:HEADER_SEARCH_ROWS]), default=0)
-
-    delimiter = max((";", ",", "\t"), key=lambda d: (recognised(d), head.count(d)))
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        for cells in reader:
-            yield reader.line_num, cells
-    except csv.Error as error:
-        raise Invalid("file", f"Не удалось прочитать CSV в строке {reader.line_num}: проверьте кавычки") from error
-
-
-_BROKEN_XLSX = "Не удалось прочитать файл XLSX: он повреждён или это не таблица Excel"
-
-
-def _xlsx_rows(content: bytes):
-    """Rows of the first sheet as (row number, cells)."""
-    from openpyxl import load_workbook
-
-    broken = (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, TypeError, EOFError)
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_XLSX_UNPACKED:
-                raise Invalid("file", "Файл XLSX слишком большой после распаковки. Разделите его на части")
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-    except broken as error:
-        raise Invalid("file", _BROKEN_XLSX) from error
-    try:
-        for index, cells in enumerate(sheet.iter_rows(values_only=True), start=1):
-            yield index, list(cells)
-    except broken as error:
-        raise Invalid("file", _BROKEN_XLSX) from error
-    finally:
-        workbook.close()
-
-
-def _blank(value) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
-
-
-def _table_rows(table) -> list[RawRow]:
-    columns: dict[str, int] | None = None
-    best: dict[str, int] = {}  # the header-like row with the most known columns, for the message
-    rows: list[RawRow] = []
-    seen_lines = blank_run = 0
-    for line, cells in table:
-        if all(_blank(v) for v in cells):
-            blank_run += 1
-            if rows and blank_run > MAX_BLANK_ROWS:
-                break
-            continue
-        blank_run = 0
-        if columns is None:
-            seen_lines += 1
-            found: dict[str, int] = {}
-            for index, value in enumerate(cells):
-                key = _HEADERS.get(_header_key(value)) if isinstance(value, str) else None
-                if key is None:
-                    continue
-                if key in found:
-                    raise Invalid("file", f"Столбец «{COLUMN[key].title}» встречается в заголовке дважды. "
-                                          "Оставьте один")
-                found[key] = index
-            if all(c.key in found for c in REQUIRED):
-                columns = found
-                width = len(cells)
-                while width and _blank(cells[width - 1]):
-                    width -= 1
-            elif seen_lines >= HEADER_SEARCH_ROWS:
-                break
-            elif len(found) > len(best):
-                best = found
-            continue
-        if len(rows) >= MAX_ROWS:
-            raise Invalid("file", f"В файле больше {number(MAX_ROWS, '#,##0')} строк. Разделите его на части "
-                                  "(например, по подъездам) и загрузите по очереди")
-        values = {key: (cells[index] if index < len(cells) else None) for key, index in columns.items()}
-        rows.append(RawRow(line, values, extra=any(not _blank(v) for v in cells[width:])))
-    if columns is None:
-        missing = ", ".join(f"«{c.title}»" for c in REQUIRED if c.key not in best)
-        if best:
-            raise Invalid("file", f"В файле нет обязательных столбцов: {missing}. Названия столбцов — в первой "
-                                  "строке, как в образце")
-        raise Invalid("file", "Не найдена строка заголовков. Первая строка таблицы должна содержать названия "
-                              f"столбцов, обязательные: {', '.join(f'«{c.title}»' for c in REQUIRED)}. Скачайте "
-                              "образец файла")
-    if not rows:
-        raise Invalid("file", "В файле нет строк с начислениями — только заголовки")
-    return rows
+    return tabular.read_table(filename=filename, content=content, fields=FIELDS, what="начислениями",
+                              limits=tabular.Limits(max_bytes=MAX_FILE_BYTES, max_rows=MAX_ROWS)).rows
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -291,6 +136,9 @@ class ImportRow:
     total: Decimal | None = None
     penalty: Decimal | None = None
     errors: list[str] = field(default_factory=list)
+    extra: bool = False
+    read_errors: list[str] = field(default_factory=list)
+    cells: dict[str, object] = field(default_factory=dict)  # as stored, see stored()
     # found in the database
     premises: Premises | None = None
     service: Service | None = None
@@ -312,120 +160,66 @@ class ImportRow:
     def message(self) -> str:
         return "; ".join(self.errors)
 
-    def to_token(self) -> list:
-        return [self.line] + [_token_value(getattr(self, c.key)) for c in COLUMNS]
+    def stored(self) -> dict:
+        """The row as the preview stores it: normalised values (the raw text where a value is refused), so that
+        checking the stored row again gives the same result."""
+        return {"line": self.line, "cells": self.cells, "extra": self.extra, "read_errors": self.read_errors}
 
 
-def _token_value(value):
+def _stored_value(value):
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f")  # 48.6000 -> "48.6": a shorter token
+        return format(value.normalize(), "f")  # 48.6000 -> "48.6"
     return value
 
 
-def _text(value) -> str:
-    """A cell as text: whole numbers from XLSX lose a spurious '.0', dates become ДД.ММ.ГГГГ."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "да" if value else "нет"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, (date, datetime)):
-        return f"{value:%d.%m.%Y}"
-    text = re.sub(r"\s+", " ", str(value)).strip()
-    return text[1:].strip() if text.startswith("'") else text
-
-
-_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)")
-_SPACES = re.compile(r"[\s\u00a0\u202f\u2009']")
-
-
-class _NotNumber(Exception):
-    pass
-
-
-def _decimal(value) -> Decimal | None:
-    """A number cell: text with a decimal comma or point (spaces between thousands allowed) or an XLSX number."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or isinstance(value, (date, datetime)):
-        raise _NotNumber
-    if isinstance(value, int):
-        return Decimal(value)
-    if isinstance(value, float):
-        if value != value or value in (float("inf"), float("-inf")):
-            raise _NotNumber
-        # Excel keeps binary floats: 243.6 may come as 243.60000000000002 after a formula.
-        return Decimal(repr(round(value, 9)))
-    if isinstance(value, Decimal):
-        return value
-    text = _SPACES.sub("", str(value)).replace("\u2212", "-").replace("\u2013", "-")
-    if not text:
-        return None
-    if len(text) > 30 or not _NUMBER.fullmatch(text):
-        raise _NotNumber
-    try:
-        return Decimal(text.replace(",", "."))
-    except InvalidOperation:  # pragma: no cover - the pattern admits numbers only
-        raise _NotNumber from None
-
-
-def _number_cell(column: Column, value, errors: list[str]) -> Decimal | None:
-    try:
-        result = _decimal(value)
-    except _NotNumber:
-        errors.append(f"«{column.title}»: «{_text(value)[:30]}» — не число. Пишите цифры, дробную часть — через "
-                      "запятую или точку")
-        return None
-    if result is None:
-        return None
-    if abs(result) >= column.limit:
-        errors.append(f"«{column.title}»: слишком большое число ({_text(value)[:30]})")
-        return None
-    if result != result.quantize(Decimal(1).scaleb(-column.places)):
-        what = "двух знаков" if column.places == 2 else f"{column.places} знаков"
-        errors.append(f"«{column.title}»: больше {what} после запятой ({_text(value)[:30]})")
-        return None
-    if result < 0 and not column.negative:
-        errors.append(f"«{column.title}» не может быть отрицательным")
-        return None
-    return result.quantize(Decimal(1).scaleb(-column.places))
-
-
-def parse_row(line: int, cells: dict[str, object], *, extra: bool = False) -> ImportRow:
+def parse_row(line: int, cells: dict[str, object], *, extra: bool = False,
+              read_errors: list[str] | None = None) -> ImportRow:
     """One row on its own: every value and Итого = Начислено + Перерасчёт − Льгота."""
-    row = ImportRow(line=line)
+    row = ImportRow(line=line, extra=extra, read_errors=list(read_errors or []))
     errors = row.errors
+    errors.extend(row.read_errors)
     if extra:
         errors.append("В строке больше значений, чем столбцов в заголовке. Если разделитель — запятая, пишите "
                       "дробные числа через точку или в кавычках")
     for column in COLUMNS:
         value = cells.get(column.key)
         if column.places is None:
-            text = _text(value)
+            text = tabular.text(value)
             if column.required and not text:
                 errors.append(f"Не заполнено «{column.title}»")
             elif len(text) > column.max_length:
                 errors.append(f"«{column.title}» длиннее {column.max_length} символов")
             setattr(row, column.key, text)
+            row.cells[column.key] = text
             continue
-        parsed = _number_cell(column, value, errors)
-        if parsed is None and column.required and _blank(value):
-            errors.append(f"Не заполнено «{column.title}»")
+        try:
+            parsed = tabular.decimal_cell(value, title=column.title, places=column.places, negative=column.negative,
+                                          limit=column.limit, required=column.required)
+        except tabular.CellError as error:
+            errors.append(error.message)
+            parsed = None
         setattr(row, column.key, parsed)
+        row.cells[column.key] = _stored_value(parsed) if parsed is not None else tabular.text(value)
     for key in ("volume", "tariff", "recalculation", "benefit"):
-        if getattr(row, key) is None and _blank(cells.get(key)):
+        if getattr(row, key) is None and tabular.blank(cells.get(key)):
             setattr(row, key, ZERO.quantize(Decimal(1).scaleb(-COLUMN[key].places)))
     if row.charged is not None and row.recalculation is not None and row.benefit is not None:
         expected = row.charged + row.recalculation - row.benefit
-        if row.total is None and _blank(cells.get("total")):
+        if row.total is None and tabular.blank(cells.get("total")):
             row.total = expected
         elif row.total is not None and row.total != expected:
             errors.append(f"«Итого» {_money_text(row.total)} не равно «Начислено» + «Перерасчёт» − «Льгота» = "
                           f"{_money_text(expected)}")
     return row
+
+
+def _source_row(source: tabular.SourceRow) -> ImportRow:
+    return parse_row(source.line, source.cells, extra=source.extra, read_errors=list(source.errors.values()))
+
+
+def _stored_rows(stored: list) -> list[ImportRow]:
+    return [parse_row(r["line"], r["cells"], extra=r.get("extra", False), read_errors=r.get("read_errors"))
+            for r in stored]
 
 
 def _check_file(rows: list[ImportRow]) -> None:
@@ -480,7 +274,7 @@ class ChargesPreview:
     penalty_accounts: int
     premises_count: int  # premises found in the file
     building_premises: int  # premises of the building
-    token: str | None = None  # only when no row has an error
+    imp: TabularImport | None = None  # the stored preview (tabular_imports) that the confirmation applies
 
     @property
     def errors(self) -> list[ImportRow]:
@@ -495,7 +289,7 @@ class ChargesPreview:
 
     @property
     def can_apply(self) -> bool:
-        return self.token is not None
+        return self.imp is not None and self.imp.applied_at is None and not self.errors
 
 
 def _check_database(rows: list[ImportRow], *, building: Building, period: date, orgs: set[int]) -> None:
@@ -535,8 +329,8 @@ def _check_database(rows: list[ImportRow], *, building: Building, period: date, 
             row.old = existing.get((row.premises.id, row.service.id))
 
 
-def _preview(rows: list[ImportRow], *, actor: User, building: Building, period: date, filename: str,
-             orgs: set[int], sign: bool = True) -> ChargesPreview:
+def _preview(rows: list[ImportRow], *, building: Building, period: date, filename: str, orgs: set[int],
+             imp: TabularImport | None = None) -> ChargesPreview:
     _check_file(rows)
     _check_database(rows, building=building, period=period, orgs=orgs)
     valid = [r for r in rows if not r.errors]
@@ -565,12 +359,8 @@ def _preview(rows: list[ImportRow], *, actor: User, building: Building, period: 
         services=sorted(totals.values(), key=lambda t: order[t.code]), overall=overall,
         penalty=sum(penalties.values(), ZERO), penalty_accounts=len(penalties), premises_count=len(premises_ids),
         building_premises=db.session.scalar(select(func.count(Premises.id)).where(
-            Premises.building_id == building.id)) or 0,
+            Premises.building_id == building.id)) or 0, imp=imp,
     )
-    if sign and not preview.errors:
-        preview.token = _serializer().dumps({
-            "v": TOKEN_VERSION, "actor": actor.id, "building": building.id, "period": f"{period:%Y-%m}",
-            "file": filename, "rows": [r.to_token() for r in rows]})
     return preview
 
 
@@ -579,21 +369,26 @@ def _preview(rows: list[ImportRow], *, actor: User, building: Building, period: 
 # ---------------------------------------------------------------------------------------------------------
 
 
-def _require(actor: User, building: Building, period: date, now: datetime) -> set[int]:
+def _require(actor: User, building: Building, period: date, now: datetime, *, future_ok: bool = False) -> set[int]:
     orgs = set(access_for(actor).uk_orgs)
-    if building.organisation_id not in orgs:
+    if building is None or building.organisation_id not in orgs:
         raise NotAllowed("Загружать начисления может только управляющая организация дома")
-    if period > current_month(now):
+    if period > current_month(now) and not future_ok:
         raise Invalid("period", "Месяц ещё не наступил: начисления загружают за текущий или прошедший месяц")
     return orgs
 
 
 def charges_import_preview(*, actor: User, building: Building, period: date, filename: str, content: bytes,
                            now: datetime | None = None) -> ChargesPreview:
-    """Read and check a file; nothing is stored. The preview's token (when no row has an error) confirms it."""
-    orgs = _require(actor, building, period, now or utcnow())
-    rows = [parse_row(r.line, r.cells, extra=r.extra) for r in read_table(filename=filename, content=content)]
-    return _preview(rows, actor=actor, building=building, period=period, filename=filename, orgs=orgs)
+    """Read and check a file and store it as the preview (tabular_imports); nothing else is written."""
+    now = now or utcnow()
+    orgs = _require(actor, building, period, now)
+    rows = [_source_row(r) for r in read_table(filename=filename, content=content)]
+    # Stored first: the commit expires the session, and the checks below load what the page shows.
+    imp = tabular.preview_store(kind=ImportKind.CHARGES, organisation_id=building.organisation_id,
+                                building_id=building.id, period=period, actor=actor, filename=filename,
+                                content=content, rows=[r.stored() for r in rows], now=now)
+    return _preview(rows, building=building, period=period, filename=imp.filename, orgs=orgs, imp=imp)
 
 
 class ImportRejected(Conflict):
@@ -605,42 +400,25 @@ class ImportRejected(Conflict):
         self.preview = preview
 
 
-_BAD_TOKEN = "Данные проверенного файла повреждены. Загрузите файл заново."
+def charges_import_get(*, actor: User, import_id) -> TabularImport:
+    """A stored charges preview of a building of the actor's УК, else NotFound (a 404)."""
+    imp = tabular.import_get(actor=actor, id=import_id, kind=ImportKind.CHARGES)
+    building = db.session.get(Building, imp.building_id) if imp.building_id else None
+    if building is None or not access_for(actor).uk_manages(building):
+        raise NotFound("Нет такой загрузки")
+    return imp
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=TOKEN_SALT)
+def _import_place(imp: TabularImport) -> tuple[Building, date]:
+    return db.session.get(Building, imp.building_id), imp.period
 
 
-def _read_token(token: str, *, actor: User, building: Building, period: date) -> tuple[str, list[ImportRow]]:
-    try:
-        payload = _serializer().loads(token or "", max_age=TOKEN_MAX_AGE)
-    except SignatureExpired as error:
-        raise Invalid("token", "Проверка файла устарела. Загрузите файл заново.") from error
-    except BadSignature as error:
-        raise Invalid("token", _BAD_TOKEN) from error
-    if not isinstance(payload, dict) or payload.get("v") != TOKEN_VERSION or not isinstance(payload.get("rows"), list):
-        raise Invalid("token", _BAD_TOKEN)
-    if payload.get("actor") != actor.id:
-        raise NotAllowed("Файл проверял другой пользователь. Загрузите файл заново.")
-    if payload.get("building") != building.id or payload.get("period") != f"{period:%Y-%m}":
-        raise Invalid("token", "Проверенный файл относится к другому дому или месяцу. Загрузите файл заново.")
-    rows = []
-    for values in payload["rows"]:
-        if not isinstance(values, list) or len(values) != len(ROW_KEYS) or not isinstance(values[0], int):
-            raise Invalid("token", _BAD_TOKEN)
-        rows.append(parse_row(values[0], dict(zip(ROW_KEYS[1:], values[1:], strict=True))))
-    if not rows:
-        raise Invalid("token", _BAD_TOKEN)
-    return str(payload.get("file") or ""), rows
-
-
-def charges_import_review(*, actor: User, building: Building, period: date, token: str,
-                          now: datetime | None = None) -> ChargesPreview:
-    """The preview of a token, checked against the database as it is now."""
-    orgs = _require(actor, building, period, now or utcnow())
-    filename, rows = _read_token(token, actor=actor, building=building, period=period)
-    return _preview(rows, actor=actor, building=building, period=period, filename=filename, orgs=orgs)
+def charges_import_review(*, actor: User, imp: TabularImport, now: datetime | None = None) -> ChargesPreview:
+    """The stored preview, checked against the database as it is now."""
+    building, period = _import_place(imp)
+    orgs = _require(actor, building, period, now or utcnow(), future_ok=True)
+    return _preview(_stored_rows(imp.rows), building=building, period=period, filename=imp.filename, orgs=orgs,
+                    imp=imp)
 
 
 @dataclass
@@ -662,17 +440,22 @@ def statement_set_penalty(*, statement: Statement, penalty: Decimal) -> Statemen
     return statement
 
 
-def charges_import_apply(*, actor: User, building: Building, period: date, token: str, now: datetime | None = None,
+def charges_import_apply(*, actor: User, imp: TabularImport, now: datetime | None = None,
                          origin: Origin = NO_ORIGIN) -> ImportResult:
-    """Apply a checked file: every row or none (ImportRejected when a row fails now). See the module docstring."""
+    """Apply a stored preview: every row or none (ImportRejected when a row fails now). See the module docstring."""
     now = now or utcnow()
+    building, period = _import_place(imp)
     orgs = _require(actor, building, period, now)
-    filename, rows = _read_token(token, actor=actor, building=building, period=period)
+    tabular.refuse_if_applied(imp)
+    tabular.refuse_if_expired(imp, now)
+    filename = imp.filename
+    tabular.claim(imp, now)  # a second confirmation of this preview waits here, then is refused
     # One import per building at a time: a second one waits, then replaces what the first one wrote.
-    db.session.execute(select(Building.id).where(Building.id == building.id).with_for_update())
-    preview = _preview(rows, actor=actor, building=building, period=period, filename=filename, orgs=orgs,
-                       sign=False)
+    tabular.lock_buildings([building.id])
+    rows = _stored_rows(imp.rows)
+    preview = _preview(rows, building=building, period=period, filename=filename, orgs=orgs, imp=imp)
     if preview.errors:
+        db.session.rollback()
         raise ImportRejected(preview)
     premises = sorted({r.premises.id: r.premises for r in rows}.values(), key=lambda p: p.sort_key)
     ids = [p.id for p in premises]
@@ -739,14 +522,11 @@ def template_csv(*, actor: User) -> bytes:
     """
     codes = [s.code for _, services in organisation_services(actor)[:1] for s in services if s.active][:2]
     first, second = (codes + ["MAINT", "CW"][len(codes):])[:2]
-    rows = [
+    return tabular.write_csv([
         [c.title for c in COLUMNS],
         ["12345678", first, "48,6", "30,15", "1465,29", "", "", "", "1465,29", "12,34"],
         ["12345678", second, "5", "48,72", "243,60", "-48,72", "Показания за сентябрь переданы после расчёта",
          "0", "194,88", "12,34"],
-    ]
-    out = io.StringIO()
-    csv.writer(out, delimiter=";", lineterminator="\r\n").writerows(rows)
-    return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
+    ])
 
 

@@ -14,22 +14,23 @@ changes nothing. Building meters (ОДПУ) have no personal account and are not
 import csv
 import io
 import re
-import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app.access import access_for, valid_id
+from app.access import access_for
 from app.extensions import db
 from app.formatting import datetime_ru, local, number, period_ru
 from app.models import Building, Meter, Premises, Reading, ReadingImport, User
 from app.models.base import utcnow
+from app.models.imports import ImportKind
 from app.models.metering import RESOURCE_LABELS, SOURCE_LABELS, ReadingSource, Resource
 from app.models.people import Role
+from app.services import tabular
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -60,8 +61,8 @@ REQUIRED_COLUMNS = (COL_ACCOUNT, COL_SERIAL, COL_VALUE)
 _IMPORT_KEYS = {COL_ACCOUNT: "account", COL_SERIAL: "serial", COL_ZONE: "zone", COL_RESOURCE: "resource",
                 COL_VALUE: "value", COL_PERIOD: "period"}
 
-CSV_MIMETYPE = "text/csv; charset=utf-8"
-XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CSV_MIMETYPE = tabular.CSV_MIMETYPE
+XLSX_MIMETYPE = tabular.XLSX_MIMETYPE
 FORMATS = ("csv", "xlsx")
 
 
@@ -186,9 +187,7 @@ def readings_export(*, actor: User, period: date, building: Building | None = No
     return ExportFile(filename, XLSX_MIMETYPE, export_xlsx(rows, period), len(rows))
 
 
-def _safe_text(value: str) -> str:
-    """Keep a spreadsheet from reading a text cell as a formula (CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+_safe_text = tabular.safe_text
 
 
 def _csv_number(value: Decimal | None) -> str:
@@ -254,130 +253,35 @@ def export_xlsx(rows: list[ExportRow], period: date) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Reading a file
+# Reading a file (app/services/tabular.py)
 # ---------------------------------------------------------------------------------------------------------
 
-
-def _header_key(value) -> str:
-    return re.sub(r"\s+", " ", str(value or "")).strip().casefold().replace("ё", "е")
-
-
-_HEADER_LOOKUP = {_header_key(c): c for c in COLUMNS}
-
-
-def _cell_text(value) -> str:
-    """A cell as text: numbers from XLSX lose a spurious '.0', dates become ДД.ММ.ГГГГ."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "да" if value else ""
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, date):  # also a datetime: Excel turned a typed date into one
-        return f"{value:%d.%m.%Y}"
-    text = str(value).replace("\u00a0", " ").strip()
-    return text[1:] if text.startswith("'") else text
+IMPORT_FIELDS = (
+    tabular.Field("account", COL_ACCOUNT, ("Номер ЛС", "Лицевой счет", "ЛС", "Л/с"), required=True),
+    tabular.Field("serial", COL_SERIAL, ("Номер счётчика", "Серийный номер", "Номер прибора учёта"), required=True),
+    tabular.Field("value", COL_VALUE, ("Текущее показание", "Показания"), required=True),
+    tabular.Field("zone", COL_ZONE, ("Зона", "Тарифная зона")),
+    tabular.Field("resource", COL_RESOURCE, ("Вид ресурса", "Коммунальный ресурс")),
+    tabular.Field("period", COL_PERIOD, ("Расчётный период",)),
+)
 
 
 def read_table(filename: str, content: bytes) -> list[dict]:
     """The data rows of a CSV or XLSX file as [{"line", "account", "serial", "zone", "value", "period"}].
 
-    Raises Invalid("file", ...) for a file that cannot be used at all (nothing is stored then).
+    Raises Invalid("file", ...) for a file that cannot be used at all (nothing is stored then). A cell that
+    cannot be read (a formula without a saved value) makes its row an error ("read_error").
     """
-    if not content:
-        raise Invalid("file", "Файл пустой. Выберите файл с показаниями")
-    if len(content) > MAX_FILE_BYTES:
-        raise Invalid("file", f"Файл больше {MAX_FILE_BYTES // (1024 * 1024)} МБ. Разделите его на части")
-    name = (filename or "").lower()
-    is_zip = content[:4] == b"PK\x03\x04"
-    if name.endswith(".xls") or content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise Invalid("file", "Формат XLS (Excel 97–2003) не поддерживается. Сохраните файл как XLSX или CSV")
-    if name.endswith(".xlsx") or (is_zip and not name.endswith(".csv")):
-        if not is_zip:
-            raise Invalid("file", "Файл не похож на XLSX. Сохраните его в Excel как «Книга Excel (.xlsx)»")
-        table = _xlsx_rows(content)
-    elif name.endswith(".csv") or name.endswith(".txt"):
-        table = _csv_rows(content)
-    else:
-        raise Invalid("file", "Загрузите файл CSV или XLSX")
-    return _data_rows(table)
-
-
-def _csv_rows(content: bytes):
-    for encoding in ("utf-8-sig", "cp1251"):  # Russian Excel saves "CSV" in Windows-1251
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:  # pragma: no cover - cp1251 decodes almost any byte string
-        raise Invalid("file", "Не удалось прочитать файл: сохраните его в кодировке UTF-8")
-    if "\x00" in text:
-        raise Invalid("file", "Файл не похож на CSV. Загрузите файл CSV или XLSX")
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    delimiter = max(";\t,", key=first.count)
-    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-
-
-MAX_XLSX_UNPACKED = 50 * 1024 * 1024  # a 2 MB zip must not unpack into gigabytes
-_BROKEN_XLSX = "Не удалось прочитать файл XLSX: он повреждён или это не таблица Excel"
-
-
-def _xlsx_rows(content: bytes):
-    from openpyxl import load_workbook
-
-    try:
-        with zipfile.ZipFile(io.BytesIO(content)) as archive:
-            if sum(info.file_size for info in archive.infolist()) > MAX_XLSX_UNPACKED:
-                raise Invalid("file", "Файл XLSX слишком большой после распаковки. Разделите его на части")
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        sheet = workbook.worksheets[0]
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, TypeError) as error:
-        raise Invalid("file", _BROKEN_XLSX) from error
-    try:
-        yield from sheet.iter_rows(values_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, IndexError, TypeError) as error:
-        raise Invalid("file", _BROKEN_XLSX) from error
-    finally:
-        workbook.close()
-
-
-def _data_rows(table) -> list[dict]:
-    columns: dict[str, int] | None = None
-    best: dict[str, int] = {}  # the header-like line with the most known columns, for the message
-    rows: list[dict] = []
-    try:
-        for line, raw in enumerate(table, start=1):
-            cells = [_cell_text(v) for v in raw]
-            if not any(cells):
-                continue
-            if columns is None:
-                found = {_HEADER_LOOKUP[k]: i for i, c in enumerate(cells) if (k := _header_key(c)) in _HEADER_LOOKUP}
-                if all(c in found for c in REQUIRED_COLUMNS):
-                    columns = found
-                elif line >= HEADER_SEARCH_ROWS:
-                    break
-                elif len(found) > len(best):
-                    best = found
-                continue
-            if len(rows) >= MAX_ROWS:
-                raise Invalid("file", f"В файле больше {number(MAX_ROWS, '#,##0')} строк. Разделите его на части")
-            row = {"line": line}
-            for column, key in _IMPORT_KEYS.items():
-                index = columns.get(column)
-                row[key] = cells[index] if index is not None and index < len(cells) else ""
-            rows.append(row)
-    except csv.Error as error:
-        raise Invalid("file", f"Не удалось прочитать CSV: {error}") from error
-    if columns is None:
-        missing = ", ".join(f"«{c}»" for c in REQUIRED_COLUMNS if c not in best)
-        if len(best) >= 2:
-            raise Invalid("file", f"В файле нет столбцов: {missing}. Скачайте образец файла")
-        raise Invalid("file", f"Не найдена строка заголовков: нужны столбцы {missing}. Скачайте образец файла")
-    if not rows:
-        raise Invalid("file", "В файле нет строк с показаниями")
+    table = tabular.read_table(filename=filename, content=content, fields=IMPORT_FIELDS, what="показаниями",
+                               limits=tabular.Limits(max_bytes=MAX_FILE_BYTES, max_rows=MAX_ROWS))
+    rows = []
+    for source in table.rows:
+        row = {"line": source.line}
+        for f in IMPORT_FIELDS:
+            row[f.key] = tabular.text(source.cells.get(f.key))
+        if source.errors:
+            row["read_error"] = "; ".join(source.errors.values())
+        rows.append(row)
     return rows
 
 
@@ -404,15 +308,15 @@ def _zone(value: str) -> str | None:
     return found[0] if len(set(found)) == 1 else "?"
 
 
-_RESOURCE_NAMES = {**{_header_key(label): r for r, label in RESOURCE_LABELS.items()},
-                   **{r.value: r for r in Resource}}
+_RESOURCE_NAMES = {**{tabular.header_key(label): r for r, label in RESOURCE_LABELS.items()},
+                   **{tabular.header_key(r.value): r for r in Resource}}
 
 
 def _resource(value: str) -> Resource | str | None:
     """'' -> None; 'Холодная вода' or 'cold_water' -> the resource; anything else -> '?'."""
     if not value.strip():
         return None
-    return _RESOURCE_NAMES.get(_header_key(value), "?")
+    return _RESOURCE_NAMES.get(tabular.header_key(value), "?")
 
 
 def _period_matches(raw: str, period: date) -> bool:
@@ -454,7 +358,7 @@ def _check(actor: User, period: date, raw_rows: list[dict], now: datetime) -> _C
     return _Checked(checked, lines)
 
 
-_RAW_KEYS = ("line", "account", "serial", "zone", "resource", "value", "period")
+_RAW_KEYS = ("line", "account", "serial", "zone", "resource", "value", "period", "read_error")
 
 
 class _RowError(Exception):
@@ -463,6 +367,8 @@ class _RowError(Exception):
 
 def _check_row(row, period, orgs, premises_by_account, meters_by_premises, lines, following, seen, today) -> None:
     """Fill in what the row is about (place, meter, old and new value) and its status, or raise _RowError."""
+    if row.get("read_error"):
+        raise _RowError(row["read_error"])
     if not row["value"]:
         row.update(status=SKIPPED, message="Показание не указано — строка пропущена")
         return
@@ -588,13 +494,9 @@ def reading_import_preview(*, actor: User, period: date, filename: str, content:
         raise Invalid("period", "Нельзя загружать показания за будущий месяц")
     raw_rows = read_table(filename, content)
     checked = _check(actor, period, raw_rows, now)
-    reading_import = ReadingImport(
-        organisation_id=_import_organisation(orgs, checked.rows), actor_id=actor.id, period=period,
-        filename=re.split(r"[\\/]", filename or "")[-1][-200:] or "файл", rows=checked.rows, created_at=now,
-    )
-    db.session.add(reading_import)
-    db.session.commit()
-    return reading_import
+    return tabular.preview_store(kind=ImportKind.READINGS, organisation_id=_import_organisation(orgs, checked.rows),
+                                 actor=actor, period=period, filename=filename, content=content, rows=checked.rows,
+                                 now=now)
 
 
 def _import_organisation(orgs: set[int], rows: list[dict]) -> int:
@@ -612,19 +514,7 @@ def _import_organisation(orgs: set[int], rows: list[dict]) -> int:
 
 def reading_import_get(*, actor: User, import_id: int) -> ReadingImport:
     """An import the actor may see: one of their organisation's (else NotFound, a 404)."""
-    key = valid_id(import_id)
-    reading_import = db.session.get(ReadingImport, key) if key else None
-    if reading_import is None or not access_for(actor).staff_of(reading_import.organisation_id):
-        raise NotFound("Нет такой загрузки")
-    return reading_import
-
-
-def _mark_import(import_id: int, **values) -> bool:
-    """Update an import that is not applied yet (False if it is)."""
-    result = db.session.execute(
-        update(ReadingImport).where(ReadingImport.id == import_id, ReadingImport.applied_at.is_(None))
-        .values(**values).execution_options(synchronize_session=False))
-    return result.rowcount == 1
+    return tabular.import_get(actor=actor, id=import_id, kind=ImportKind.READINGS)
 
 
 @dataclass(frozen=True)
@@ -650,20 +540,19 @@ def reading_import_apply(*, actor: User, reading_import: ReadingImport, now: dat
     orgs = _require_importer(actor)
     if reading_import.organisation_id not in orgs:
         raise NotAllowed("Эта загрузка другой организации")
-    if reading_import.applied_at is not None:
-        raise Conflict(f"Этот файл уже загружен {datetime_ru(reading_import.applied_at)}. Повторно применить его "
-                       "нельзя; если нужно что-то исправить, загрузите исправленный файл заново.")
+    tabular.refuse_if_applied(reading_import)
+    tabular.refuse_if_expired(reading_import, now)
     import_id, shown = reading_import.id, reading_import.rows
     # Claim the import first: a concurrent confirmation waits on this row and then finds it applied.
-    if not _mark_import(import_id, applied_at=now):
-        db.session.rollback()
-        raise Conflict("Этот файл уже загружен. Повторно применить его нельзя.")
+    tabular.claim(reading_import, now)
+    premises_ids = {r["premises_id"] for r in shown if r.get("premises_id")}
+    if premises_ids:  # one import per building at a time
+        tabular.lock_buildings(db.session.scalars(select(Premises.building_id).where(Premises.id.in_(premises_ids))))
     checked = _check(actor, reading_import.period, shown, now)
     if [tuple(r.get(k) for k in _SIGNATURE) for r in shown] != [tuple(r.get(k) for k in _SIGNATURE)
                                                                  for r in checked.rows]:
         db.session.rollback()
-        _mark_import(import_id, rows=checked.rows)
-        db.session.commit()
+        tabular.store_rows(import_id, checked.rows)
         raise Conflict("Пока вы смотрели предпросмотр, показания в базе изменились. Ничего не загружено: "
                        "проверьте обновлённый список и подтвердите загрузку ещё раз.")
     errors = sum(1 for r in checked.rows if r["status"] == ERROR)

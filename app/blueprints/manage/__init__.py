@@ -7,6 +7,7 @@ from app.blueprints.manage import (  # noqa: E402,F401
     audit,
     charges_import,
     exchange,
+    house_import,
     inbox,
     meters,
     readings,

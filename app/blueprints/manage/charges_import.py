@@ -1,7 +1,7 @@
 """Import of a period's charges from the УК's billing system (CSV/XLSX): upload → preview → confirm.
 
-Nothing is stored between the preview and the confirmation: the preview page carries the checked rows in a
-signed token (see app/services/charges_import.py) that the confirmation posts back.
+The checked file is stored as a preview (tabular_imports, app/services/tabular.py); the preview page's
+confirmation posts its id back.
 """
 
 import io
@@ -44,9 +44,7 @@ class UploadForm(Form):
 
 
 class ConfirmForm(Form):
-    building = HiddenField()
-    period = HiddenField()
-    token = HiddenField()
+    import_id = HiddenField()
 
 
 def _buildings() -> list[Building]:
@@ -88,8 +86,7 @@ def _upload_page(form: UploadForm, status: int = 200):
 
 
 def _preview_page(preview: svc.ChargesPreview, *, status: int = 200, message: str | None = None):
-    confirm = ConfirmForm(formdata=None, building=str(preview.building.id), period=f"{preview.period:%Y-%m}",
-                          token=preview.token or "")
+    confirm = ConfirmForm(formdata=None, import_id=str(preview.imp.id) if preview.imp else "")
     errors = preview.errors
     return render_template(
         "manage/charges_import_preview.html", preview=preview, counts=preview.counts, errors=errors[:20],
@@ -163,18 +160,17 @@ def charges_import_upload():
 @roles_required(Role.STAFF)
 def charges_import_confirm():
     form = ConfirmForm()
-    building = _building(form.building.data)
-    period = _period(form.period.data)
-    if not form.validate() or period is None:
+    imp = svc.charges_import_get(actor=current_user, import_id=form.import_id.data)  # others' previews: 404
+    building, period = _building(str(imp.building_id)), imp.period
+    if not form.validate():
         return _stale(building, period, STALE, 400)
     try:
-        result = svc.charges_import_apply(actor=current_user, building=building, period=period,
-                                          token=form.token.data or "", origin=origin())
+        result = svc.charges_import_apply(actor=current_user, imp=imp, origin=origin())
     except svc.ImportRejected as error:  # rows that fail now: the preview again, with the errors
         return _preview_page(error.preview, status=409, message=error.message)
-    except Conflict as error:  # the charges changed at the same moment
+    except Conflict as error:  # applied already, or the charges changed at the same moment
         return _stale(building, period, error.message, 409)
-    except Invalid as error:  # a damaged or outdated confirmation
+    except Invalid as error:  # an outdated preview
         return _stale(building, period, error.message, 422)
     replaced = result.replaced_import + result.replaced_computed
     flash(f"Начисления за {period_ru(period)} загружены: строк — {result.rows}, помещений — {result.premises}, "
