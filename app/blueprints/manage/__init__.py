@@ -8,6 +8,7 @@ from app.blueprints.manage import (  # noqa: E402,F401
     charges_import,
     exchange,
     inbox,
+    letters,
     meters,
     readings,
     receipts,
