@@ -514,7 +514,7 @@ def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
             targets=[NoticeTarget(building_id=b1.id)],
         ),
     ]
-    for i in range(9):
+    for i in range(12):
         notices.append(
             Notice(
                 author_id=staff.id,

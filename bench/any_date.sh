@@ -23,6 +23,10 @@ PYTEST=${PYTEST:-.venv/bin/pytest}
 IFS='|' read -r -a DATES <<< "${ANY_DATE_DATES:-2027-03-29 10:00:00|2027-10-31 14:30:00|2028-01-01 00:30:00}"
 if [[ $# -gt 0 ]]; then PATHS=("$@"); else PATHS=(tests/test_cli_and_demo.py tests/web tests/e2e); fi
 
+# Waiting on a subprocess with a timeout hangs under libfaketime (its faked clock_nanosleep), whatever the date:
+# this test runs `flask routes` in a subprocess and is left out here (it does not read the date).
+DESELECT=(--deselect tests/web/test_hardening.py::test_wsgi_and_cli_refuse_the_default_key_unless_debug)
+
 unset TEST_DATABASE_URL
 status=0
 for moment in "${DATES[@]}"; do
@@ -30,7 +34,7 @@ for moment in "${DATES[@]}"; do
     # The clock starts at `moment` and ticks (subprocesses too). Monotonic clocks are faked as well: with
     # FAKETIME_DONT_FAKE_MONOTONIC=1 Python's time.sleep fails with EINVAL under libfaketime 0.9.10.
     if ! FAKETIME="@$moment" FAKETIME_DONT_RESET=1 LD_PRELOAD="$LIB" \
-            "$PYTEST" -q -p no:cacheprovider "${PATHS[@]}"; then
+            "$PYTEST" -q -p no:cacheprovider "${PATHS[@]}" "${DESELECT[@]}"; then
         status=1
         echo "=== FAILED at $moment"
     fi
