@@ -244,12 +244,12 @@ def seed() -> str:
     for premises in p1 + p2:
         if (premises.building is b1 and premises.number in taken) or premises is p2[4]:
             continue
-        if rng.random() < 0.12:
+        if rng.random() < 0.08:
             register_only.append((premises, _name(rng), 1, 1))
             continue
         pending = rng.random() < 0.2
         u = user(f"ls{premises.account_number}", _name(rng), must_change_password=pending)
-        if rng.random() < 0.08:  # a co-owner of half the flat who has no account yet
+        if rng.random() < 0.06:  # a co-owner of half the flat who has no account yet
             u.ownerships.append(Ownership(premises=premises, share_num=1, share_den=2))
             co_name = _name(rng)
             while co_name == u.full_name:
@@ -466,13 +466,27 @@ def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
             category="planned",
             resource="hot_water",
             title="Нет горячей воды: плановый ремонт теплотрассы",
-            body="Уважаемые жители! В связи с ремонтом теплотрассы будет прекращена подача горячей воды.\n"
+            body="Уважаемые жители! В связи с ремонтом теплотрассы прекращена подача горячей воды.\n"
             "Допустимый перерыв на время ежегодного ремонта — не более 14 суток (ПП РФ № 354).",
-            starts_at=now + 2 * day,
-            ends_at=now + 4 * day,
-            valid_until=now + 4 * day,
-            published_at=now - day,
+            starts_at=now - day,  # under way: three more days
+            ends_at=now + 3 * day,
+            valid_until=now + 3 * day,
+            published_at=now - 11 * day,
             targets=[NoticeTarget(building_id=b1.id)],
+        ),
+        Notice(
+            author_id=staff.id,
+            author_role="staff",
+            organisation_id=b1.organisation_id,
+            category="planned",
+            resource="electricity",
+            title="Плановое отключение электроэнергии в 1 подъезде",
+            body="Замена вводного кабеля. Просим заранее зарядить телефоны и не пользоваться лифтом.",
+            starts_at=now + 5 * day,
+            ends_at=now + 5 * day + 3 * hour,
+            valid_until=now + 5 * day + 3 * hour,
+            published_at=now - 2 * hour,
+            targets=[NoticeTarget(building_id=b1.id, entrance=1)],
         ),
         Notice(
             author_id=rso_user.id,
