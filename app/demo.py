@@ -119,14 +119,14 @@ def _building_premises(
 
 
 def seed() -> str:
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+
     rng = random.Random(2026)
     demo_hash = passwords.hash_password(DEMO_PASSWORD)
 
     def user(login: str, full_name: str, **extra) -> User:
-        from datetime import timedelta
-
-        from app.models.base import utcnow
-
         # Accounts "issued" a year ago, so the demo notices of the last weeks count as unread.
         u = User(login=login, password_hash=demo_hash, full_name=full_name, full_name_locked=True,
                  created_at=utcnow() - timedelta(days=365), **extra)
@@ -241,6 +241,7 @@ def seed() -> str:
     # every owner, and some have no account yet: whole flats and a few co-owners (the letters page's work).
     taken = {"12", "13", "45", "77"}
     extra, register_only = 0, []
+    issued_at = utcnow()
     for premises in p1 + p2:
         if (premises.building is b1 and premises.number in taken) or premises is p2[4]:
             continue
@@ -249,6 +250,8 @@ def seed() -> str:
             continue
         pending = rng.random() < 0.2
         u = user(f"ls{premises.account_number}", _name(rng), must_change_password=pending)
+        if pending:  # letters handed out lately, and some whose temporary password ran out unused
+            u.temp_password_expires_at = issued_at + timedelta(days=rng.choice([-30, -9, 4, 8, 12]))
         if rng.random() < 0.06:  # a co-owner of half the flat who has no account yet
             u.ownerships.append(Ownership(premises=premises, share_num=1, share_den=2))
             co_name = _name(rng)
