@@ -1,4 +1,11 @@
-"""Demo data: one УК and one РСО in Chita, two buildings, owners, council, staff."""
+"""Demo data: one УК and one РСО in Chita, two buildings, owners, council, staff.
+
+Everything is relative to the day it is loaded (`utcnow()`), so the demo tells the same story on any date:
+ул. Бабушкина, 108 accepts readings all month (its owners' meeting chose 1st–last day), and the council has
+entered some of this month's readings there (among them кв. 13's cold water); an outage is going on now and
+another is planned; notices of the last weeks; appeals open, overdue (by the production calendar) and done;
+questions in the inbox; a register of owners with some owners still without an account.
+"""
 
 import random
 from decimal import Decimal
@@ -112,14 +119,14 @@ def _building_premises(
 
 
 def seed() -> str:
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+
     rng = random.Random(2026)
     demo_hash = passwords.hash_password(DEMO_PASSWORD)
 
     def user(login: str, full_name: str, **extra) -> User:
-        from datetime import timedelta
-
-        from app.models.base import utcnow
-
         # Accounts "issued" a year ago, so the demo notices of the last weeks count as unread.
         u = User(login=login, password_hash=demo_hash, full_name=full_name, full_name_locked=True,
                  created_at=utcnow() - timedelta(days=365), **extra)
@@ -130,7 +137,7 @@ def seed() -> str:
         kind=OrgKind.OPERATOR,
         name="ГКУ «Центр цифровых сервисов ЖКХ Забайкальского края»",
         short_name="Оператор портала",
-        inn="7536000011",
+        inn="7536000012",
         address="672000, г. Чита, ул. Амурская, д. 68",
         phones="+7 3022 21-00-00",
         email="support@dom-chita.example",
@@ -139,16 +146,16 @@ def seed() -> str:
         kind=OrgKind.UK,
         name="Общество с ограниченной ответственностью «Управляющая компания «Северный»",
         short_name="ООО «УК «Северный»",
-        inn="7536123457",
+        inn="7536123455",  # check digits valid (ФНС), like every identifier here
         kpp="753601001",
-        ogrn="1157536004321",
+        ogrn="1157536004328",
         address="672039, г. Чита, ул. Бабушкина, д. 120, офис 3",
         phones="+7 3022 35-12-40",
         email="info@uk-severny.example",
         site="uk-severny.example",
         bank_name="ЧИТИНСКОЕ ОТДЕЛЕНИЕ N8600 ПАО СБЕРБАНК",
         bank_bic="047601637",
-        bank_account="40702810974000012345",
+        bank_account="40702810674000012345",  # control key valid for the БИК (ЦБ)
         bank_corr_account="30101810500000000637",
     )
     rso = Organisation(
@@ -174,9 +181,11 @@ def seed() -> str:
         year_built=1987,
         floors=10,
         entrances=4,
+        # The owners' meeting chose to hand in readings all month (1st to the last day of the month), so the
+        # demo has an open reading window on any date; ул. Амурская, 41 keeps the УК's 20th-25th.
+        reading_start_day=1,
+        reading_end_day=31,
     )
-    # The owners' meeting of Amurskaya 41 chose a longer reading window (1st-28th), so the demo always has
-    # one building whose window is open (except on the 29th-31st).
     b2 = Building(
         organisation=uk,
         city="Чита",
@@ -186,8 +195,6 @@ def seed() -> str:
         year_built=1962,
         floors=4,
         entrances=3,
-        reading_start_day=1,
-        reading_end_day=28,
     )
     b1.suppliers.append(rso)
     b2.suppliers.append(rso)
@@ -230,18 +237,32 @@ def seed() -> str:
     db.session.flush()
     _seed_meters(p1 + p2, rng, council=council, owner2_premises=by_number["13"])
 
-    # Other owners: about two thirds of the premises have an account, some not yet activated.
+    # Other owners: most premises have an account (some not yet activated); the register of owners names
+    # every owner, and some have no account yet: whole flats and a few co-owners (the letters page's work).
     taken = {"12", "13", "45", "77"}
-    extra = 0
+    extra, register_only = 0, []
+    issued_at = utcnow()
     for premises in p1 + p2:
-        if premises.building is b1 and premises.number in taken:
+        if (premises.building is b1 and premises.number in taken) or premises is p2[4]:
             continue
-        if premises is p2[4] or rng.random() > 0.66:
+        if rng.random() < 0.08:
+            register_only.append((premises, _name(rng), 1, 1))
             continue
         pending = rng.random() < 0.2
         u = user(f"ls{premises.account_number}", _name(rng), must_change_password=pending)
-        u.ownerships.append(Ownership(premises=premises))
+        if pending:  # letters handed out lately, and some whose temporary password ran out unused
+            u.temp_password_expires_at = issued_at + timedelta(days=rng.choice([-30, -9, 4, 8, 12]))
+        if rng.random() < 0.06:  # a co-owner of half the flat who has no account yet
+            u.ownerships.append(Ownership(premises=premises, share_num=1, share_den=2))
+            co_name = _name(rng)
+            while co_name == u.full_name:
+                co_name = _name(rng)
+            register_only.append((premises, co_name, 1, 2))
+        else:
+            u.ownerships.append(Ownership(premises=premises))
         extra += 1
+    db.session.flush()
+    _seed_register(p1 + p2, register_only)
     db.session.commit()
     _seed_billing(uk, [b1, b2], staff, rng)
     _seed_messages(b1, b2, staff, council, rso_user, owner, owner2)
@@ -253,21 +274,57 @@ def seed() -> str:
     )
 
 
+def _seed_register(premises_list, register_only) -> None:
+    """The УК's register of owners (as the title documents say): a row per owner of every premises, linked to
+    the owner's account where there is one."""
+    from app.models import OwnerRecord
+
+    rows = [
+        OwnerRecord(premises_id=premises.id, full_name=o.user.full_name, share_num=o.share_num,
+                    share_den=o.share_den, phone=o.user.phone, email=o.user.email, user_id=o.user.id, source="demo")
+        for premises in premises_list
+        for o in premises.ownerships
+    ]
+    rows += [OwnerRecord(premises_id=premises.id, full_name=name, share_num=num, share_den=den, source="demo")
+             for premises, name, num, den in register_only]
+    db.session.add_all(rows)
+
+
 def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
-    """Meters for every premises and 12 months of believable readings (plus part of the current month)."""
+    """Meters for every premises and 12 months of believable readings (plus part of the current month).
+
+    Past readings were handed in within their month's window; this month's, for buildings whose window has
+    opened, in the last days (never before the window opened). The council entered some of this month's
+    readings of its building, among them кв. 13's cold water (its owner sees the lock); кв. 13's other meters
+    have nothing for this month yet (the hot water meter is past its verification)."""
     from datetime import date, timedelta
 
     from app.models import Meter, Reading
     from app.models.base import utcnow
     from app.models.metering import ReadingSource, Resource
-    from app.services.periods import add_months, current_month, local_today, window_days
+    from app.services.periods import add_months, current_month, local_today, window_for
 
     now = utcnow()
     this_month = current_month(now)
     today = local_today(now)
     monthly = {Resource.COLD_WATER: 4.5, Resource.HOT_WATER: 3.0, Resource.ELECTRICITY: 180.0}
+    council_buildings = {m.building_id for m in council.council_memberships}
+    windows = {}
+
+    def window(building, period):
+        if (building.id, period) not in windows:
+            windows[building.id, period] = window_for(building, period)
+        return windows[building.id, period]
+
+    def entered_at(building, period):
+        w = window(building, period)
+        start, end = (max(w.opens_at, now - timedelta(days=5)), now) if period == this_month else (
+            w.opens_at, w.closes_at)
+        return start + (end - start) * rng.uniform(0.05, 0.95)
+
     readings = []
     for index, premises in enumerate(premises_list):
+        building = premises.building
         registers = [
             (Resource.COLD_WATER, None, "санузел", 5),
             (Resource.HOT_WATER, None, "санузел", 5),
@@ -278,18 +335,19 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
             registers += [(Resource.ELECTRICITY, None, "щиток", 6)]
         people = max(premises.registered_residents, 1)
         submitted_now = rng.random() < 0.55  # about half the premises have handed in this month already
-        installed = date(2021 + index % 3, 1 + index % 12, 10)
+        by_council = building.id in council_buildings and rng.random() < 0.12
+        installed = date(today.year - 5 + index % 3, 1 + index % 12, 10)
         for resource, zone, place, digits in registers:
             prefix = {Resource.COLD_WATER: "ХВ", Resource.HOT_WATER: "ГВ"}.get(resource, "Э")
             serial = f"{prefix}{40000 + index * 7:06d}"  # the registers of one electricity meter share it
             verification = installed.replace(year=installed.year + (16 if resource == Resource.ELECTRICITY else 6))
             if premises is owner2_premises and resource == Resource.HOT_WATER:
                 verification = today - timedelta(days=20)  # expired: shows the owner what to do
-            elif premises.number == "12" and premises.building.house == "108" and resource == Resource.COLD_WATER:
+            elif premises.number == "12" and building.house == "108" and resource == Resource.COLD_WATER:
                 verification = today + timedelta(days=45)  # due soon: reminders and the owner's warning
             meter = Meter(
                 premises=premises,
-                building_id=premises.building.id,
+                building_id=building.id,
                 resource=resource,
                 zone=zone,
                 serial_number=serial,
@@ -305,23 +363,18 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
             for back in range(13, -1, -1):  # one month more than billed, so the first bill has a previous
                 period = add_months(this_month, -back)
                 value = round(value + base * rng.uniform(0.6, 1.4), 3)
-                if back == 0 and (today.day < window_days(premises.building)[0] or not submitted_now):
-                    continue
-                source = ReadingSource.OWNER if rng.random() > 0.15 else ReadingSource.STAFF
-                readings.append(
-                    Reading(
-                        meter=meter,
-                        period=period,
-                        value=value,
-                        source=source,
-                        entered_at=now - timedelta(days=30 * back + rng.randint(0, 5)),
-                    )
-                )
-    # The council entered кв. 13's cold water for the current month: the owner sees the lock.
-    db.session.flush()
-    for r in readings:
-        if r.period == this_month and r.meter.premises is owner2_premises:
-            r.source, r.entered_by_id = ReadingSource.COUNCIL, council.id
+                source, entered_by = (ReadingSource.OWNER if rng.random() > 0.15 else ReadingSource.STAFF), None
+                if back == 0:
+                    if premises is owner2_premises:
+                        if resource != Resource.COLD_WATER:
+                            continue
+                        source, entered_by = ReadingSource.COUNCIL, council.id
+                    elif now < window(building, period).opens_at or not (submitted_now or by_council):
+                        continue
+                    elif by_council:
+                        source, entered_by = ReadingSource.COUNCIL, council.id
+                readings.append(Reading(meter=meter, period=period, value=value, source=source,
+                                        entered_by_id=entered_by, entered_at=entered_at(building, period)))
     db.session.add_all(readings)
 
 
@@ -397,13 +450,17 @@ def _seed_billing(uk, buildings, staff, rng) -> None:
 
 def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
     """A few notices and announcements, published directly (no emails are queued for demo data)."""
-    from datetime import timedelta
+    from datetime import datetime, time, timedelta
 
+    from app.formatting import date_ru
     from app.models import Announcement, Notice, NoticeTarget
     from app.models.base import utcnow
+    from app.services.periods import TZ, local_today
 
     now = utcnow()
-    day = timedelta(days=1)
+    day, hour = timedelta(days=1), timedelta(hours=1)
+    meeting_day = local_today(now) + 12 * day
+    meeting_at = datetime.combine(meeting_day, time(18, 30), TZ)
     notices = [
         Notice(
             author_id=staff.id,
@@ -412,13 +469,27 @@ def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
             category="planned",
             resource="hot_water",
             title="Нет горячей воды: плановый ремонт теплотрассы",
-            body="Уважаемые жители! В связи с ремонтом теплотрассы будет прекращена подача горячей воды.\n"
+            body="Уважаемые жители! В связи с ремонтом теплотрассы прекращена подача горячей воды.\n"
             "Допустимый перерыв на время ежегодного ремонта — не более 14 суток (ПП РФ № 354).",
-            starts_at=now + 2 * day,
-            ends_at=now + 4 * day,
-            valid_until=now + 4 * day,
-            published_at=now - day,
+            starts_at=now - day,  # under way: three more days
+            ends_at=now + 3 * day,
+            valid_until=now + 3 * day,
+            published_at=now - 11 * day,
             targets=[NoticeTarget(building_id=b1.id)],
+        ),
+        Notice(
+            author_id=staff.id,
+            author_role="staff",
+            organisation_id=b1.organisation_id,
+            category="planned",
+            resource="electricity",
+            title="Плановое отключение электроэнергии в 1 подъезде",
+            body="Замена вводного кабеля. Просим заранее зарядить телефоны и не пользоваться лифтом.",
+            starts_at=now + 5 * day,
+            ends_at=now + 5 * day + 3 * hour,
+            valid_until=now + 5 * day + 3 * hour,
+            published_at=now - 2 * hour,
+            targets=[NoticeTarget(building_id=b1.id, entrance=1)],
         ),
         Notice(
             author_id=rso_user.id,
@@ -428,26 +499,39 @@ def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
             organisation_id=next(s.id for s in b1.suppliers),
             urgent=True,
             title="Авария на водоводе по ул. Бабушкина",
-            body="Аварийная бригада на месте. Подача холодной воды будет восстановлена ориентировочно к 18:00.",
-            starts_at=now - 3 * day,
-            ends_at=now - 3 * day + timedelta(hours=6),
-            published_at=now - 3 * day,
+            body="Аварийная бригада на месте. Подача холодной воды будет восстановлена в течение двух часов.",
+            starts_at=now - 2 * hour,  # going on now
+            ends_at=now + 2 * hour,
+            published_at=now - 2 * hour + timedelta(minutes=10),
             targets=[NoticeTarget(building_id=b1.id), NoticeTarget(building_id=b2.id)],
+        ),
+        Notice(
+            author_id=staff.id,
+            author_role="staff",
+            organisation_id=b2.organisation_id,
+            category="emergency",
+            resource="electricity",
+            title="Отключение электроэнергии во 2 подъезде",
+            body="Замена автомата в этажном щите. Электроснабжение восстановлено.",
+            starts_at=now - 6 * day,
+            ends_at=now - 6 * day + hour,
+            published_at=now - 6 * day,
+            targets=[NoticeTarget(building_id=b2.id, entrance=2)],
         ),
         Notice(
             author_id=council.id,
             author_role="council",
             category="meeting",
-            title="Общее собрание собственников 7 декабря",
-            body="Повестка: выбор подрядчика на ремонт подъездов, утверждение плана работ на 2027 год. "
-            "Начало в 18:30 у первого подъезда, в случае мороза — в холле.",
-            starts_at=now + 12 * day,
-            valid_until=now + 13 * day,
+            title=f"Общее собрание собственников {date_ru(meeting_day)}",
+            body=f"Повестка: выбор подрядчика на ремонт подъездов, утверждение плана работ на {meeting_day.year + 1} "
+            "год. Начало в 18:30 у первого подъезда, в непогоду — в холле.",
+            starts_at=meeting_at,
+            valid_until=meeting_at + 3 * hour,
             published_at=now - 2 * day,
             targets=[NoticeTarget(building_id=b1.id)],
         ),
     ]
-    for i in range(9):
+    for i in range(12):
         notices.append(
             Notice(
                 author_id=staff.id,
@@ -455,7 +539,7 @@ def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
                 organisation_id=b1.organisation_id,
                 category="info" if i % 3 else "works",
                 title=f"Уборка придомовой территории, неделя {i + 1}",
-                body="График уборки снега и вывоза мусора на неделю опубликован на стенде у подъезда.",
+                body="График уборки двора и вывоза мусора на неделю опубликован на стенде у подъезда.",
                 published_at=now - (7 * i + 5) * day,
                 valid_until=now - (7 * i) * day,
                 targets=[NoticeTarget(building_id=b1.id)],
@@ -507,28 +591,36 @@ def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:
 
 
 def _seed_appeals(by_number, owner, owner2, staff) -> None:
-    """A few appeals in different states (numbers taken through the real service)."""
+    """A few appeals in different states (numbers taken through the real service): one in progress within its
+    deadline, one done, and one still registered and overdue by the production calendar (holidays included)."""
     from datetime import timedelta
 
+    from app.formatting import period_ru
     from app.models.base import utcnow
     from app.services import appeals
+    from app.services.periods import add_months, current_month
 
-    now = utcnow()
-    cats = {c.code: c.id for c in appeals.categories_for(by_number["12"].building.organisation_id)}
+    now, day = utcnow(), timedelta(days=1)
+    last_bill = period_ru(add_months(current_month(now), -1))
+    categories = {c.code: c for c in appeals.categories_for(by_number["12"].building.organisation_id)}
+    cats = {code: c.id for code, c in categories.items()}
     first = appeals.appeal_file(actor=owner, premises=by_number["12"], category_id=cats["REPAIR"],
                                 place_kind="entrance", place_detail="3 этаж, у лифта",
-                                text="Третий день не горит свет на лестничной площадке.", now=now - timedelta(days=6))
-    appeals.appeal_set_status(actor=staff, appeal=first, to="in_progress", now=now - timedelta(days=5))
-    appeals.appeal_comment(actor=staff, appeal=first, text="Электрик придёт в четверг с 10 до 13.",
-                           now=now - timedelta(days=5))
+                                text="Третий день не горит свет на лестничной площадке.", now=now - 2 * day)
+    appeals.appeal_set_status(actor=staff, appeal=first, to="in_progress", now=now - 2 * day + timedelta(hours=3))
+    appeals.appeal_comment(actor=staff, appeal=first, text="Электрик придёт в ближайший рабочий день с 10 до 13.",
+                           now=now - 2 * day + timedelta(hours=3))
     second = appeals.appeal_file(actor=owner2, premises=by_number["13"], category_id=cats["INFO"],
                                  place_kind="other", place_detail=None,
-                                 text="Прошу разъяснить начисление за отопление в октябре.",
-                                 now=now - timedelta(days=3))
-    appeals.appeal_set_status(actor=staff, appeal=second, to="done", now=now - timedelta(days=2))
+                                 text=f"Прошу разъяснить начисление за отопление в квитанции за {last_bill}.",
+                                 now=now - 3 * day)
+    appeals.appeal_set_status(actor=staff, appeal=second, to="done", now=now - 2 * day)
+    # Overdue whatever today is: filed far enough back that its deadline (10 working days) has passed.
+    filed = now - 15 * day
+    while appeals.deadline_for(categories["COMPLAINT"], filed) > now - day:
+        filed -= day
     appeals.appeal_file(actor=owner, premises=by_number["12"], category_id=cats["COMPLAINT"], place_kind="yard",
-                        place_detail=None, text="Во дворе не вывозят мусор с понедельника.",
-                        now=now - timedelta(days=20))
+                        place_detail=None, text="Во дворе третью неделю не вывозят мусор.", now=filed)
 
 
 def _seed_questions(b1, staff, owner, owner2) -> None:
@@ -536,11 +628,14 @@ def _seed_questions(b1, staff, owner, owner2) -> None:
     кв. 13, one claimed by `staff`, one answered by `staff`."""
     from datetime import timedelta
 
+    from app.formatting import period_ru
     from app.models import Question, QuestionMessage
     from app.models.appeals import QuestionStatus
     from app.models.base import utcnow
+    from app.services.periods import add_months, current_month
 
     now, hour = utcnow(), timedelta(hours=1)
+    last_bill = period_ru(add_months(current_month(now), -1))
     p12 = next(o.premises for o in owner.ownerships if o.premises.building_id == b1.id)
     p13 = owner2.ownerships[0].premises
 
@@ -560,11 +655,11 @@ def _seed_questions(b1, staff, owner, owner2) -> None:
         question(owner2, p13, "uk", "Не горит свет на 4 этаже",
                  "Третью неделю не горит лампа у лифта на четвёртом этаже, вечером темно.", at=now - 5 * hour),
         question(owner, p12, "uk", "Почему выросло начисление за отопление?",
-                 "Прошу объяснить, почему в октябре начисление за отопление выше, чем год назад.",
+                 f"Прошу объяснить, почему в квитанции за {last_bill} начисление за отопление выше, чем год назад.",
                  at=now - 30 * hour, claimed_by=staff),
-        question(owner2, p13, "uk", "Когда уберут снег во дворе?", "Во дворе не проехать, сугробы у второго подъезда.",
-                 at=now - 72 * hour, claimed_by=staff,
-                 reply="Трактор будет в четверг с 8 до 12 часов. Просим убрать машины от второго подъезда."),
+        question(owner2, p13, "uk", "Когда отремонтируют дорогу во дворе?",
+                 "Во дворе не проехать, яма у второго подъезда.", at=now - 72 * hour, claimed_by=staff,
+                 reply="Техника будет в четверг с 8 до 12 часов. Просим убрать машины от второго подъезда."),
         question(owner2, p13, "council", "Шлагбаум во дворе",
                  "Можно ли включить в повестку общего собрания установку шлагбаума?", at=now - 48 * hour),
     ])

@@ -86,3 +86,145 @@ def test_demo_has_a_year_of_charges_and_payments(demo, db):
     periods = {s.period for s in db.session.query(Statement)}
     assert len(periods) == 12
     assert db.session.query(Payment).count() > 1000
+
+
+# --- the demo tells the same story on any date (README "Demo accounts") -------------------------------------
+
+def _inn_ok(inn: str) -> bool:
+    """ФНС check digit of a legal entity's 10-digit ИНН (until app/services/bankdetails.py lands here)."""
+    weights = (2, 4, 10, 3, 5, 9, 4, 6, 8)
+    if len(inn) != 10 or not inn.isdigit():
+        return False
+    return sum(int(d) * w for d, w in zip(inn[:9], weights, strict=True)) % 11 % 10 == int(inn[9])
+
+
+def _key_ok(nine_digits_prefix: str, account: str) -> bool:
+    """ЦБ control key: 3 digits from the БИК + the 20 account digits, weights 7 1 3 …, sum divisible by 10."""
+    digits = nine_digits_prefix + account
+    return len(account) == 20 and sum(int(d) * (7, 1, 3)[i % 3] for i, d in enumerate(digits)) % 10 == 0
+
+
+def _ogrn_ok(ogrn: str) -> bool:
+    return len(ogrn) == 13 and int(ogrn[:12]) % 11 % 10 == int(ogrn[12])
+
+
+def test_check_helpers_on_known_values():
+    assert _key_ok("637", "30101810500000000637") is False  # a correspondent account uses "0" + БИК[4:6]
+    assert _key_ok("0" + "047601637"[4:6], "30101810500000000637")  # the real Сбербанк Чита pair
+    assert not _inn_ok("7536123457") and not _key_ok("637", "40702810974000012345")  # the old demo values
+
+
+def test_demo_bank_details_pass_the_real_checks(demo, db):
+    from app.models import Organisation
+
+    for org in db.session.query(Organisation):
+        assert _inn_ok(org.inn), org.short_name
+        if org.ogrn:
+            assert _ogrn_ok(org.ogrn), org.short_name
+        if org.bank_account:
+            assert _key_ok(org.bank_bic[-3:], org.bank_account), org.short_name
+            assert _key_ok("0" + org.bank_bic[4:6], org.bank_corr_account), org.short_name
+
+
+def _demo_now():
+    from app.models.base import utcnow
+
+    return utcnow()
+
+
+def _assert_demo_story(db, now) -> None:
+    """What README's demo section promises, checked at `now`."""
+    from datetime import timedelta
+
+    from app.models import Appeal, Meter, Notice, Question, Reading
+    from app.models.metering import ReadingSource, Resource
+    from app.services import notices
+    from app.services.appeals import is_overdue
+    from app.services.periods import current_month, window_state
+
+    big = db.session.query(Building).filter_by(house="108").one()
+    assert window_state(big, now).is_open
+    this_month = current_month(now)
+    owner2 = db.session.query(User).filter_by(login="owner2").one()
+    flat = owner2.premises_list[0]
+    current = {r.meter.resource: r for r in db.session.query(Reading).join(Meter)
+               .filter(Meter.premises_id == flat.id, Reading.period == this_month)}
+    assert set(current) == {Resource.COLD_WATER}
+    assert current[Resource.COLD_WATER].source == ReadingSource.COUNCIL
+    by_council = (db.session.query(Reading).join(Meter)
+                  .filter(Meter.building_id == big.id, Reading.period == this_month,
+                          Reading.source == ReadingSource.COUNCIL).count())
+    assert by_council > 5
+    # No reading of this month was entered before its window opened or after now.
+    opens = window_state(big, now).window.opens_at
+    for reading in db.session.query(Reading).filter(Reading.period == this_month):
+        assert reading.entered_at <= now
+        if reading.meter.building_id == big.id:
+            assert reading.entered_at >= opens
+    owner = db.session.query(User).filter_by(login="owner").one()
+    feed = notices.notice_feed(owner, now=now)
+    assert any(n.starts_at <= now < n.ends_at for n in feed.pinned), "an outage going on now"
+    assert any(n.starts_at > now for n in feed.pinned), "a planned outage"
+    assert db.session.query(Notice).filter(Notice.published_at > now - timedelta(days=7)).count() >= 3
+    open_appeals = [a for a in db.session.query(Appeal) if a.status in ("registered", "in_progress")]
+    assert any(is_overdue(a, now) for a in open_appeals), "an overdue appeal"
+    assert any(not is_overdue(a, now) for a in open_appeals), "an appeal within its deadline"
+    assert db.session.query(Question).filter_by(status="new").count() >= 2
+    # Meters are within their verification term, except the one README names (owner2's hot water).
+    expired = [m for m in db.session.query(Meter).filter(Meter.premises_id.is_not(None))
+               if m.next_verification_on <= now.date()]
+    assert [(m.premises_id, m.resource) for m in expired] == [(flat.id, Resource.HOT_WATER)]
+
+
+def test_demo_has_an_open_window_council_readings_outages_appeals_and_questions(demo, db):
+    _assert_demo_story(db, _demo_now())
+
+
+@pytest.mark.parametrize("moment", [
+    "2027-01-10 03:00:00",  # New Year holidays: the overdue appeal is counted by the production calendar
+    "2027-03-31 14:30:00",  # 23:30 on the 31st in Chita: past any window that ends on the 28th
+    "2028-02-29 15:30:00",  # 00:30 on 1 March in Chita, a leap year
+])
+def test_demo_story_holds_on_other_dates(app, db, moment):
+    from datetime import UTC, datetime
+
+    from freezegun import freeze_time
+
+    with freeze_time(moment):
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+        assert result.exit_code == 0, result.output
+        _assert_demo_story(db, datetime.fromisoformat(moment).replace(tzinfo=UTC))
+
+
+def test_demo_register_of_owners(demo, db, app):
+    from app.models import OwnerRecord, Ownership
+    from app.services import onboarding_letters
+
+    premises_ids = {p.id for p in db.session.query(Premises)}
+    records = db.session.query(OwnerRecord).all()
+    assert {r.premises_id for r in records} == premises_ids  # every premises is in the register
+    linked = {(r.premises_id, r.user_id) for r in records if r.user_id}
+    assert linked == {(o.premises_id, o.user_id) for o in db.session.query(Ownership)}
+    waiting = [r for r in records if r.user_id is None]
+    assert 10 <= len(waiting) <= 40  # a few owners still without an account
+    staff = db.session.query(User).filter_by(login="staff").one()
+    big = db.session.query(Building).filter_by(house="108").one()
+    register = onboarding_letters.owner_register(actor=staff, building=big)
+    assert {"none", "pending", "expired", "active"} <= set(register.counts)
+    with app.test_request_context():
+        result = onboarding_letters.letters_issue(actor=staff, building=big, entrance=1)
+    assert result.letters and result.linked == 0
+    assert all(r.user_id for r in db.session.query(OwnerRecord).join(Premises)
+               .filter(Premises.building_id == big.id, Premises.entrance == 1))
+
+
+def test_demo_letters_page_within_budget(demo, db, app):
+    import gzip
+
+    from tests.conftest import login_as
+
+    staff = db.session.query(User).filter_by(login="staff").one()
+    big = db.session.query(Building).filter_by(house="108").one()
+    r = login_as(app.test_client(), staff).get(f"/manage/buildings/{big.id}/letters")
+    assert r.status_code == 200
+    assert len(gzip.compress(r.data)) <= 14 * 1024, len(gzip.compress(r.data))

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.access import access_for, valid_id
 from app.extensions import db
-from app.models import LinkStatus, Ownership, OwnershipLinkRequest, Premises, User
+from app.models import LinkStatus, OwnerRecord, Ownership, OwnershipLinkRequest, Premises, User
 from app.models.base import utcnow
 from app.services import passwords
 from app.services.audit import audit_record, primary_role
@@ -196,6 +196,7 @@ def account_issue(
     except IntegrityError:
         db.session.rollback()
         raise Conflict("Такой логин только что заняли. Обновите страницу и попробуйте ещё раз") from None
+    owner_record_link(premises=premises, user=user, share=(share_num, share_den), now=now)
     audit_record(
         actor=actor,
         role=primary_role(actor, premises.building_id),
@@ -207,6 +208,37 @@ def account_issue(
     )
     db.session.commit()
     return IssuedCredentials(user, temporary, expires)
+
+
+def same_name(a: str, b: str) -> bool:
+    """Whether two spellings of a full name are the same person's (case, spaces and ё/е aside)."""
+
+    def norm(value: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", value or "").replace("ё", "е").replace("Ё", "Е").lower().split())
+
+    return norm(a) == norm(b)
+
+
+def owner_record_link(*, premises: Premises, user: User, share: tuple[int, int], now: datetime) -> OwnerRecord:
+    """Keep the register of owners in step with an account just issued for the premises: the register's row
+    for this person (same name, no account yet) is linked to the account, or a row is added. The caller
+    commits."""
+    records = list(db.session.scalars(select(OwnerRecord).where(OwnerRecord.premises_id == premises.id)))
+    record = next((r for r in records if r.user_id == user.id), None)
+    if record is None:
+        record = next((r for r in records if r.user_id is None and same_name(r.full_name, user.full_name)), None)
+    if record is None:
+        if any(same_name(r.full_name, user.full_name) for r in records):
+            # The register already names this person with another account: keep the register as it is.
+            return next(r for r in records if same_name(r.full_name, user.full_name))
+        record = OwnerRecord(premises_id=premises.id, full_name=user.full_name, share_num=share[0],
+                             share_den=share[1], phone=user.phone, email=user.email, source="manual",
+                             created_at=now)
+        db.session.add(record)
+    record.user_id = user.id
+    record.updated_at = now
+    db.session.flush()
+    return record
 
 
 def account_reset(

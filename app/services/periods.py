@@ -1,5 +1,6 @@
 """Reporting periods and reading windows, in Asia/Chita local time."""
 
+import calendar
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -59,8 +60,11 @@ class Window:
 
 
 def window_for(building: Building, period: date) -> Window:
+    """The window of a month; days past the month's end mean its last day (a 1st-31st window is the whole
+    month in February too)."""
     start, end = window_days(building)
-    first, last = period.replace(day=start), period.replace(day=end)
+    days_in_month = calendar.monthrange(period.year, period.month)[1]
+    first, last = period.replace(day=min(start, days_in_month)), period.replace(day=min(end, days_in_month))
     opens = datetime.combine(first, time.min, TZ)
     closes = datetime.combine(last + timedelta(days=1), time.min, TZ)
     return Window(period, first, last, opens, closes)

@@ -9,6 +9,7 @@ from app.blueprints.manage import (  # noqa: E402,F401
     exchange,
     house_import,
     inbox,
+    letters,
     meters,
     readings,
     receipts,
