@@ -90,40 +90,21 @@ def test_demo_has_a_year_of_charges_and_payments(demo, db):
 
 # --- the demo tells the same story on any date (README "Demo accounts") -------------------------------------
 
-def _inn_ok(inn: str) -> bool:
-    """ФНС check digit of a legal entity's 10-digit ИНН (until app/services/bankdetails.py lands here)."""
-    weights = (2, 4, 10, 3, 5, 9, 4, 6, 8)
-    if len(inn) != 10 or not inn.isdigit():
-        return False
-    return sum(int(d) * w for d, w in zip(inn[:9], weights, strict=True)) % 11 % 10 == int(inn[9])
-
-
-def _key_ok(nine_digits_prefix: str, account: str) -> bool:
-    """ЦБ control key: 3 digits from the БИК + the 20 account digits, weights 7 1 3 …, sum divisible by 10."""
-    digits = nine_digits_prefix + account
-    return len(account) == 20 and sum(int(d) * (7, 1, 3)[i % 3] for i, d in enumerate(digits)) % 10 == 0
-
-
-def _ogrn_ok(ogrn: str) -> bool:
-    return len(ogrn) == 13 and int(ogrn[:12]) % 11 % 10 == int(ogrn[12])
-
-
-def test_check_helpers_on_known_values():
-    assert _key_ok("637", "30101810500000000637") is False  # a correspondent account uses "0" + БИК[4:6]
-    assert _key_ok("0" + "047601637"[4:6], "30101810500000000637")  # the real Сбербанк Чита pair
-    assert not _inn_ok("7536123457") and not _key_ok("637", "40702810974000012345")  # the old demo values
-
-
 def test_demo_bank_details_pass_the_real_checks(demo, db):
+    """Every organisation of the demo has details a bank app accepts (app/services/bankdetails.py)."""
     from app.models import Organisation
+    from app.services import bankdetails
 
+    assert not bankdetails.inn_valid("7536123457")  # the values the demo had before
+    assert not bankdetails.account_key_valid("047601637", "40702810974000012345")
     for org in db.session.query(Organisation):
-        assert _inn_ok(org.inn), org.short_name
+        assert bankdetails.inn_valid(org.inn), org.short_name
         if org.ogrn:
-            assert _ogrn_ok(org.ogrn), org.short_name
+            assert bankdetails.ogrn_valid(org.ogrn), org.short_name
         if org.bank_account:
-            assert _key_ok(org.bank_bic[-3:], org.bank_account), org.short_name
-            assert _key_ok("0" + org.bank_bic[4:6], org.bank_corr_account), org.short_name
+            assert bankdetails.bic_valid(org.bank_bic), org.short_name
+            assert bankdetails.account_key_valid(org.bank_bic, org.bank_account), org.short_name
+            assert bankdetails.corr_account_valid(org.bank_bic, org.bank_corr_account), org.short_name
 
 
 def _demo_now():
