@@ -142,8 +142,16 @@ def seed() -> str:
         phones="+7 3022 21-00-00",
         email="support@dom-chita.example",
     )
-    uk = Organisation(
-        kind=OrgKind.UK,
+    db.session.add(operator)
+    # The operator brings the УК and the supplier in through the console's services, as in production: their
+    # bank details and identifiers pass the same checks (app/services/bankdetails.py), every step is audited.
+    admin = user("admin", "Оператор портала", is_operator=True)
+    db.session.commit()
+    from app.services.buildings import BuildingInput, building_create
+    from app.services.organisations import OrganisationInput, organisation_create
+
+    uk = organisation_create(actor=admin, data=OrganisationInput(
+        org_type="uk",
         name="Общество с ограниченной ответственностью «Управляющая компания «Северный»",
         short_name="ООО «УК «Северный»",
         inn="7536123455",  # check digits valid (ФНС), like every identifier here
@@ -151,16 +159,19 @@ def seed() -> str:
         ogrn="1157536004328",
         address="672039, г. Чита, ул. Бабушкина, д. 120, офис 3",
         phones="+7 3022 35-12-40",
+        ads_phone="+7 3022 35-12-00",
+        office_hours="пн–чт 8:00–17:00, пт 8:00–16:00, обед 12:00–13:00",
         email="info@uk-severny.example",
-        site="uk-severny.example",
+        site="https://uk-severny.example",
         bank_name="ЧИТИНСКОЕ ОТДЕЛЕНИЕ N8600 ПАО СБЕРБАНК",
         bank_bic="047601637",
         bank_account="40702810674000012345",  # control key valid for the БИК (ЦБ)
         bank_corr_account="30101810500000000637",
-    )
-    rso = Organisation(
-        settings={"resources": ["cold_water", "hot_water"]},
-        kind=OrgKind.RSO,
+        reading_start_day=20,
+        reading_end_day=25,
+    ))
+    rso = organisation_create(actor=admin, data=OrganisationInput(
+        org_type="rso",
         name="Акционерное общество «Водоканал-Чита»",
         short_name="АО «Водоканал-Чита»",
         inn="7536095695",
@@ -169,36 +180,17 @@ def seed() -> str:
         address="672000, г. Чита, ул. Костюшко-Григоровича, д. 1",
         phones="+7 3022 23-35-60",
         email="abon@vodokanal-chita.example",
-    )
-    db.session.add_all([operator, uk, rso])
-
-    b1 = Building(
-        organisation=uk,
-        city="Чита",
-        street="ул. Бабушкина",
-        house="108",
-        postcode="672039",
-        year_built=1987,
-        floors=10,
-        entrances=4,
-        # The owners' meeting chose to hand in readings all month (1st to the last day of the month), so the
-        # demo has an open reading window on any date; ул. Амурская, 41 keeps the УК's 20th-25th.
-        reading_start_day=1,
-        reading_end_day=31,
-    )
-    b2 = Building(
-        organisation=uk,
-        city="Чита",
-        street="ул. Амурская",
-        house="41",
-        postcode="672000",
-        year_built=1962,
-        floors=4,
-        entrances=3,
-    )
-    b1.suppliers.append(rso)
-    b2.suppliers.append(rso)
-    db.session.add_all([b1, b2])
+        resources=("cold_water", "hot_water"),
+    ))
+    water = {"cold_water": rso.id, "hot_water": rso.id}
+    # The owners' meeting of ул. Бабушкина, 108 chose to hand in readings all month (1st to the last day), so
+    # the demo has an open reading window on any date; ул. Амурская, 41 keeps the УК's 20th-25th.
+    b1 = building_create(actor=admin, organisation=uk, data=BuildingInput(
+        street="ул. Бабушкина", house="108", postcode="672039", year_built=1987, floors=10, entrances=4,
+        reading_start_day=1, reading_end_day=31, suppliers=water))
+    b2 = building_create(actor=admin, organisation=uk, data=BuildingInput(
+        street="ул. Амурская", house="41", postcode="672000", year_built=1962, floors=4, entrances=3,
+        suppliers=water))
     p1 = _building_premises(
         b1, entrances=4, floors=10, per_floor=3, account_prefix="10108", cadastral_prefix="75:32:030512", rng=rng
     )
@@ -225,7 +217,6 @@ def seed() -> str:
     ukadmin.staff_memberships.append(StaffMembership(organisation=uk, role=StaffRole.ADMIN))
     rso_user = user("rso", "Цыренов Баир Николаевич", email="dispatcher@vodokanal-chita.example")
     rso_user.staff_memberships.append(StaffMembership(organisation=rso, role=StaffRole.STAFF))
-    user("admin", "Оператор портала", is_operator=True)
 
     # A second council member and the co-owner of кв. 5 on Amurskaya.
     member = user("council2", "Егоров Николай Андреевич")
