@@ -36,6 +36,16 @@ class IssuedCredentials:
     expires_at: datetime
 
 
+def account_add(user: User) -> None:
+    """Add a new account to the transaction; a login taken meanwhile (the unique index) is a Conflict."""
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("Такой логин только что заняли. Обновите страницу и попробуйте ещё раз") from None
+
+
 def find_by_login(login: str) -> User | None:
     login = (login or "").strip().lower()
     if not login:
@@ -190,12 +200,7 @@ def account_issue(
         created_at=now,
     )
     user.ownerships.append(Ownership(premises_id=premises.id, share_num=share_num, share_den=share_den))
-    db.session.add(user)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("Такой логин только что заняли. Обновите страницу и попробуйте ещё раз") from None
+    account_add(user)
     owner_record_link(premises=premises, user=user, share=(share_num, share_den), now=now)
     audit_record(
         actor=actor,

@@ -13,7 +13,6 @@ import unicodedata
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import contains_eager
 
 from app.access import NOT_FOUND, access_for, row_get
@@ -22,7 +21,7 @@ from app.models import Organisation, StaffMembership, User, UserSession
 from app.models.base import utcnow
 from app.models.orgs import OrgKind, StaffRole
 from app.services import passwords
-from app.services.accounts import LOGIN_RE, TEMP_PASSWORD_DAYS, IssuedCredentials, find_by_login
+from app.services.accounts import LOGIN_RE, TEMP_PASSWORD_DAYS, IssuedCredentials, account_add, find_by_login
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -131,12 +130,7 @@ def staff_create(*, actor: User, org: Organisation, full_name: str, login: str, 
                 email=values["email"], must_change_password=True, temp_password_expires_at=expires,
                 created_by_id=actor.id, created_at=now)
     user.staff_memberships.append(StaffMembership(organisation_id=org.id, role=values["role"]))
-    db.session.add(user)
-    try:
-        db.session.flush()
-    except IntegrityError:
-        db.session.rollback()
-        raise Conflict("Такой логин только что заняли. Обновите страницу и попробуйте ещё раз") from None
+    account_add(user)
     audit_record(actor=actor, action="staff_created", entity_type="user", entity_id=user.id,
                  changes={"organisation_id": org.id, "login": user.login, "role": values["role"].value},
                  origin=origin)
