@@ -8,7 +8,8 @@ questions in the inbox; a register of owners with some owners still without an a
 """
 
 import random
-from decimal import Decimal
+
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import (
@@ -83,6 +84,7 @@ def _name(rng: random.Random) -> str:
 def _building_premises(
     building: Building,
     *,
+    actor: User,
     entrances: int,
     floors: int,
     per_floor: int,
@@ -90,32 +92,31 @@ def _building_premises(
     cadastral_prefix: str,
     rng: random.Random,
 ) -> list[Premises]:
+    """The building's premises, brought in the way a УК does it: a file through the house import (preview,
+    then apply) — the owners and meters are added below, where the demo needs their history."""
+    from app.services.house_import import house_import_apply, house_import_preview
+
     layout = [
-        (1, Decimal("34.20"), Decimal("17.80")),
-        (2, Decimal("48.60"), Decimal("29.40")),
-        (3, Decimal("63.10"), Decimal("41.50")),
+        ("1", "34,2", "17,8"),
+        ("2", "48,6", "29,4"),
+        ("3", "63,1", "41,5"),
     ]
-    result, number = [], 0
+    lines = ["Номер помещения;Вид помещения;Подъезд;Этаж;Количество комнат;Общая площадь, м²;Жилая площадь, м²;"
+             "Кадастровый номер;Лицевой счёт;Зарегистрировано"]
+    number = 0
     for entrance in range(1, entrances + 1):
         for floor in range(1, floors + 1):
             for slot in range(per_floor):
                 number += 1
                 rooms, total, living = layout[slot % len(layout)]
-                result.append(
-                    Premises(
-                        building=building,
-                        number=str(number),
-                        entrance=entrance,
-                        floor=floor,
-                        rooms=rooms,
-                        total_area=total,
-                        living_area=living,
-                        cadastral_number=f"{cadastral_prefix}:{number + 100}",
-                        account_number=f"{account_prefix}{number:04d}",
-                        registered_residents=rng.choice([1, 1, 2, 2, 3, 4]),
-                    )
-                )
-    return result
+                residents = rng.choice([1, 1, 2, 2, 3, 4])
+                lines.append(f"{number};квартира;{entrance};{floor};{rooms};{total};{living};"
+                             f"{cadastral_prefix}:{number + 100};{account_prefix}{number:04d};{residents}")
+    content = ("\n".join(lines) + "\n").encode("utf-8")
+    preview = house_import_preview(actor=actor, building=building, filename="pomeshcheniya.csv", content=content)
+    house_import_apply(actor=actor, building=building, imp=preview)
+    premises = db.session.scalars(select(Premises).where(Premises.building_id == building.id)).all()
+    return sorted(premises, key=lambda p: int(p.number))
 
 
 def seed() -> str:
@@ -191,13 +192,10 @@ def seed() -> str:
     b2 = building_create(actor=admin, organisation=uk, data=BuildingInput(
         street="ул. Амурская", house="41", postcode="672000", year_built=1962, floors=4, entrances=3,
         suppliers=water))
-    p1 = _building_premises(
-        b1, entrances=4, floors=10, per_floor=3, account_prefix="10108", cadastral_prefix="75:32:030512", rng=rng
-    )
-    p2 = _building_premises(
-        b2, entrances=3, floors=4, per_floor=3, account_prefix="20041", cadastral_prefix="75:32:040301", rng=rng
-    )
-    db.session.add_all(p1 + p2)
+    p1 = _building_premises(b1, actor=admin, entrances=4, floors=10, per_floor=3, account_prefix="10108",
+                            cadastral_prefix="75:32:030512", rng=rng)
+    p2 = _building_premises(b2, actor=admin, entrances=3, floors=4, per_floor=3, account_prefix="20041",
+                            cadastral_prefix="75:32:040301", rng=rng)
     by_number = {p.number: p for p in p1}
 
     owner = user(
