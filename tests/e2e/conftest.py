@@ -97,3 +97,20 @@ def assert_accessible(page, label: str):
 def assert_fits(page, width: int = 360):
     scroll_width = page.evaluate("document.scrollingElement.scrollWidth")
     assert scroll_width <= width, f"horizontal scroll: {scroll_width}px > {width}px on {page.url}"
+
+
+def import_template(base_url: str, cookies, building_id: int):
+    """The house-import XLSX template as the УК downloads it (with the browser's session cookies), as a workbook
+    whose example rows are removed, ready for the test's own flats."""
+    import io
+    import urllib.request
+
+    from openpyxl import load_workbook
+
+    request = urllib.request.Request(f"{base_url}/manage/buildings/{building_id}/import/template.xlsx", headers={
+        "Cookie": "; ".join(f"{c['name']}={c['value']}" for c in cookies)})
+    with urllib.request.urlopen(request) as response:  # noqa: S310 - the local test server
+        book = load_workbook(io.BytesIO(response.read()))
+    sheet = book["Помещения"]
+    sheet.delete_rows(2, sheet.max_row)
+    return book

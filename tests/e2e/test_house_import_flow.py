@@ -4,26 +4,19 @@ flats, uploads it, sees the preview, confirms and finds the premises on the buil
 import io
 
 import pytest
-from openpyxl import load_workbook
 from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Building
-from tests.e2e.conftest import assert_accessible, assert_fits, login
+from tests.e2e.conftest import assert_accessible, assert_fits, import_template, login
 
 pytestmark = pytest.mark.e2e
 
 
 def filled_template(base_url: str, cookies, building_id: int) -> bytes:
     """The template as the УК downloads it, with its examples replaced by three new flats."""
-    import urllib.request
-
-    request = urllib.request.Request(f"{base_url}/manage/buildings/{building_id}/import/template.xlsx", headers={
-        "Cookie": "; ".join(f"{c['name']}={c['value']}" for c in cookies)})
-    with urllib.request.urlopen(request) as response:  # noqa: S310 - the local test server
-        book = load_workbook(io.BytesIO(response.read()))
+    book = import_template(base_url, cookies, building_id)
     sheet = book["Помещения"]
-    sheet.delete_rows(2, sheet.max_row)
     flats = [
         ["901", "квартира", 1, 9, 2, 51.2, 30.4, None, "E2E0901", "Сидорова Вера Павловна", "1/2", "+79140000901",
          None, 2, "Холодная вода", "E2E-ХВ-901", "01.06.2031", 12.5, "20.11.2026"],

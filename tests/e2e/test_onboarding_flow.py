@@ -4,13 +4,11 @@ prints every credential letter in one PDF; an owner logs in with a password from
 
 import io
 import re
-import urllib.request
 
 import pytest
-from openpyxl import load_workbook
 from pypdf import PdfReader
 
-from tests.e2e.conftest import assert_accessible, assert_fits, login
+from tests.e2e.conftest import assert_accessible, assert_fits, import_template, login
 
 pytestmark = pytest.mark.e2e
 
@@ -20,12 +18,8 @@ FLATS = 200
 
 def _template_with_flats(base_url: str, cookies, building_id: int) -> bytes:
     """The template as the УК downloads it, its example rows replaced by 200 flats in 5 entrances."""
-    request = urllib.request.Request(f"{base_url}/manage/buildings/{building_id}/import/template.xlsx", headers={
-        "Cookie": "; ".join(f"{c['name']}={c['value']}" for c in cookies)})
-    with urllib.request.urlopen(request) as response:  # noqa: S310 - the local test server
-        book = load_workbook(io.BytesIO(response.read()))
+    book = import_template(base_url, cookies, building_id)
     sheet = book["Помещения"]
-    sheet.delete_rows(2, sheet.max_row)
     for n in range(1, FLATS + 1):
         entrance, floor = 1 + (n - 1) // 40, 1 + ((n - 1) % 40) // 4
         sheet.append([str(n), "квартира", entrance, floor, 1 + n % 3, 30 + n % 50 + 0.4, None, None,
