@@ -93,6 +93,7 @@ def test_errors_filter_and_paging(app, world, db, monkeypatch):
     location = upload(c, world.building.id, csv_bytes(rows)).headers["Location"]
     page = c.get(location)
     assert "страница 1 из 3" in page.text and "следующие" in page.text and "Загрузить</button>" not in page.text
+    assert f'href="{location}?show=all&amp;page=2">следующие' in page.text  # the link escaped once, not twice
     errors = c.get(location + "?show=errors")
     assert "«Общая площадь, м²» не может быть отрицательным" in errors.text and "«48.6.1» — не число" in errors.text
     assert "страница" not in errors.text
