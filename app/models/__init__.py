@@ -12,13 +12,17 @@ from app.models.appeals import (
 from app.models.audit import AuditLog, ConsentRecord
 from app.models.billing import (
     Charge,
+    Instalment,
+    KeyRate,
     OpeningBalance,
     Payment,
+    PenaltyRule,
     ReceiptBatch,
     ReceiptPdf,
     Service,
     Statement,
     Tariff,
+    UnmatchedPayment,
 )
 from app.models.housing import Building, CouncilMembership, OwnerRecord, Ownership, Premises, building_suppliers
 from app.models.imports import ReadingImport, TabularImport
@@ -38,6 +42,10 @@ from app.models.people import User
 from app.models.security import RecoveryCode, UserSession, UserTotp
 
 __all__ = [
+    "UnmatchedPayment",
+    "PenaltyRule",
+    "KeyRate",
+    "Instalment",
     "Appeal",
     "AppealCategory",
     "AppealCounter",

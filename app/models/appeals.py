@@ -4,6 +4,7 @@ import enum
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     ForeignKey,
@@ -94,6 +95,9 @@ class Appeal(db.Model):
     place_kind: Mapped[str] = mapped_column(String(20))  # premises | entrance | floor | roof | yard | basement | other
     place_detail: Mapped[str | None] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text)
+    # «Оспорить» on a receipt line: a snapshot of the disputed line
+    # {"period": "2026-11-01", "service": "...", "amount": "123.45", "basis": "..."}
+    receipt_line: Mapped[dict | None] = mapped_column(JSON)
     status: Mapped[AppealStatus] = mapped_column(str_enum(AppealStatus, 12), default=AppealStatus.REGISTERED)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     deadline_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     CheckConstraint,
     Date,
@@ -30,6 +31,9 @@ class Method(enum.StrEnum):
     RESIDENTS = "residents"  # per resident
     METER = "meter"  # per unit of metered consumption (норматив × residents without readings)
     FIXED = "fixed"  # a fixed sum per premises
+    SEWAGE = "sewage"  # водоотведение: the premises' cold + hot water volumes of the period (ПП 354 Прил. 2)
+    HEATING = "heating"  # отопление in Гкал: area × norm_per_m2, or the house meter by area share (Прил. 2 ф. 2, 3)
+    COMMON = "common"  # КР на СОИ of `resource`: house meter minus apartments by area share, capped at the норматив
 
 
 METHOD_LABELS = {
@@ -37,6 +41,9 @@ METHOD_LABELS = {
     Method.RESIDENTS: "по числу проживающих",
     Method.METER: "по счётчику",
     Method.FIXED: "фиксированная сумма",
+    Method.SEWAGE: "водоотведение (ХВС + ГВС)",
+    Method.HEATING: "отопление",
+    Method.COMMON: "на содержание общего имущества (СОИ)",
 }
 
 
@@ -56,6 +63,13 @@ class Service(db.Model):
     zone: Mapped[str | None] = mapped_column(String(2))
     # норматив per person per month, for METER services billed without readings
     norm_per_person: Mapped[Decimal | None] = mapped_column(Numeric(10, 4))
+    # норматив per m² a month: Гкал/м² for HEATING (of the premises' area), the СОИ норматив for COMMON
+    # (m³ or kWh per m² of the common property's area)
+    norm_per_m2: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
+    # ПП 354 п. 42 абз. 3: the raising coefficient on the норматив where a meter could be installed but is not
+    raising_factor: Mapped[Decimal | None] = mapped_column(Numeric(4, 2))
+    # HEATING/COMMON: distribute the house meter's (ОДПУ) volume instead of billing by the норматив
+    by_house_meter: Mapped[bool] = mapped_column(Boolean, default=False, server_default=db.false())
     sort_order: Mapped[int] = mapped_column(Integer, default=100)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -104,6 +118,10 @@ class Charge(db.Model):
     note: Mapped[str] = mapped_column(String(200), default="")  # how it was computed
     source: Mapped[ChargeSource] = mapped_column(str_enum(ChargeSource, 10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # What the line was computed from, for «Из чего сложилась сумма» (see docs/billing.md, "basis"):
+    # {"rule": "ПП 354 п. 42", "method": "meter|average|norm|...", "text": "...", "meters": [...],
+    #  "recalculation": {...}}; NULL for imported lines without one.
+    basis: Mapped[dict | None] = mapped_column(JSON)
 
     service: Mapped[Service] = relationship(lazy="joined")
 
@@ -119,6 +137,11 @@ class Payment(db.Model):
     amount: Mapped[Decimal] = mapped_column(Money)
     source: Mapped[str] = mapped_column(String(30), default="bank")
     reference: Mapped[str | None] = mapped_column(String(60))
+    commission: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), server_default="0")
+    period: Mapped[date | None] = mapped_column(Date)  # the period the payer named, if any
+    # A bank registry line's own identity (bank, date, operation number): the same line is never booked twice
+    external_id: Mapped[str | None] = mapped_column(String(80), unique=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("tabular_imports.id", ondelete="SET NULL"))
 
 
 class Statement(db.Model):
@@ -137,6 +160,12 @@ class Statement(db.Model):
     amount_due: Mapped[Decimal] = mapped_column(Money)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     due_date: Mapped[date] = mapped_column(Date)
+    # Bumped on every re-issue: the PDF cache is keyed by (id, version), not by rebuilding the data
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # ГИС ЖКХ идентификатор платёжного документа (printed and put into the QR)
+    payment_document_id: Mapped[str | None] = mapped_column(String(30))
+    # How the пени were computed: debts by period, days, rates (see app/services/penalties.py)
+    penalty_basis: Mapped[dict | None] = mapped_column(JSON)
 
     premises: Mapped["Premises"] = relationship(lazy="joined")  # noqa: F821
 
@@ -183,3 +212,83 @@ class ReceiptBatch(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UnmatchedPayment(db.Model):
+    """A bank registry line that matched no лицевой счёт of the УК: listed for staff until resolved."""
+
+    __tablename__ = "unmatched_payments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    import_id: Mapped[int | None] = mapped_column(ForeignKey("tabular_imports.id", ondelete="SET NULL"))
+    external_id: Mapped[str] = mapped_column(String(80), unique=True)
+    paid_on: Mapped[date] = mapped_column(Date)
+    account_number: Mapped[str] = mapped_column(String(40))
+    payer: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    period: Mapped[date | None] = mapped_column(Date)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    commission: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
+    reference: Mapped[str | None] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Resolution by staff: booked to premises (a Payment is created) or dismissed (e.g. returned to the payer)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str | None] = mapped_column(String(300))
+
+
+class KeyRate(db.Model):
+    """The Bank of Russia key rate from a date (the operator keeps the table; пени use it)."""
+
+    __tablename__ = "key_rates"
+    __table_args__ = (CheckConstraint("rate >= 0 AND rate < 100", name="rate_range"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date, unique=True)
+    rate: Mapped[Decimal] = mapped_column(Numeric(5, 2))  # % a year
+    source: Mapped[str | None] = mapped_column(String(300))  # the Bank of Russia's announcement
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class PenaltyRule(db.Model):
+    """Which rate the пени use in a span of time (ЖК РФ ст. 155 ч. 14 and the government's moratoria).
+
+    mode: "payment_day" — the key rate in force on the day of payment (or of the calculation, if unpaid);
+    "capped" — the lesser of that and `fixed_rate` (e.g. ПП РФ № 474: the rate of 27.02.2022, 9.5 %);
+    "fixed" — `fixed_rate`; "suspended" — no пени accrue for days in the span.
+    """
+
+    __tablename__ = "penalty_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date, unique=True)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # inclusive; NULL = open-ended
+    mode: Mapped[str] = mapped_column(String(16))
+    fixed_rate: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    citation: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class Instalment(db.Model):
+    """Рассрочка (ПП 354 п. 72; section 6 of the ЕПД by 43/пр): a charge paid in equal monthly parts
+    with interest, from `period_from` for `months` periods."""
+
+    __tablename__ = "instalments"
+    __table_args__ = (CheckConstraint("months BETWEEN 1 AND 36", name="months"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    premises_id: Mapped[int] = mapped_column(ForeignKey("premises.id"), index=True)
+    service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
+    period_from: Mapped[date] = mapped_column(Date)
+    months: Mapped[int] = mapped_column(Integer)
+    principal: Mapped[Decimal] = mapped_column(Money)
+    rate_percent: Mapped[Decimal] = mapped_column(Numeric(5, 2), default=Decimal("0"))  # % a year
+    reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    service: Mapped["Service | None"] = relationship()

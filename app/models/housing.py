@@ -51,6 +51,10 @@ class Building(db.Model):
     # Reading window override for this building (days of month, inclusive); NULL = the organisation's
     reading_start_day: Mapped[int | None] = mapped_column(Integer)
     reading_end_day: Mapped[int | None] = mapped_column(Integer)
+    # КР на СОИ (ПП 354 п. 44, Прил. 2 ф. 15): the common property's area (S_ои) and whether the owners'
+    # meeting decided to distribute the house meter's volume above the норматив (п. 44 абз. 2)
+    common_area: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    soi_over_norm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=db.false())
 
     organisation: Mapped["Organisation"] = relationship(  # noqa: F821
         back_populates="buildings", foreign_keys=[organisation_id], lazy="joined"
@@ -103,6 +107,9 @@ class Premises(db.Model):
     # Editable by the owner (every change audited and visible to the УК)
     actual_residents: Mapped[int | None] = mapped_column(Integer)
     emergency_phone: Mapped[str | None] = mapped_column(String(16))
+    # ГИС ЖКХ: единый лицевой счёт (ЕЛС, 10 characters) and идентификатор ЖКУ (ИЖКУ)
+    els: Mapped[str | None] = mapped_column(String(10))
+    igku: Mapped[str | None] = mapped_column(String(20))
 
     building: Mapped[Building] = relationship(back_populates="premises", lazy="joined")
     ownerships: Mapped[list["Ownership"]] = relationship(back_populates="premises")

@@ -71,6 +71,8 @@ class Organisation(db.Model):
     bank_account: Mapped[str | None] = mapped_column(String(20))
     bank_corr_account: Mapped[str | None] = mapped_column(String(20))
     settings: Mapped[dict] = mapped_column(JSON, default=lambda: dict(DEFAULT_ORG_SETTINGS))
+    # Bumped whenever anything printed on receipts changes (details, bank, phones): cached PDFs rebuild
+    details_version: Mapped[int] = mapped_column(db.Integer, default=1, server_default="1")
 
     buildings: Mapped[list["Building"]] = relationship(  # noqa: F821
         back_populates="organisation", foreign_keys="Building.organisation_id"

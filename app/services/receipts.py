@@ -111,6 +111,15 @@ def receipt_data(premises: Premises, period: date) -> ReceiptData:
     )
 
 
+def qr_png(text: str, *, scale: int = 6) -> bytes:
+    """The payment QR as a PNG (to show on the phone, save or share into a bank app)."""
+    import io
+
+    buffer = io.BytesIO()
+    segno.make(text, error="m", encoding="utf-8").save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
+
+
 def qr_svg_data_uri(text: str) -> str:
     return segno.make(text, error="m", encoding="utf-8").svg_data_uri(scale=3, border=2)
 
