@@ -38,7 +38,7 @@ def register(app: Flask) -> None:
         """Render queued building batches (use with JOBS_MODE=external on several web servers)."""
         import time
 
-        from app.services.receipts import batch_run, batches_pending
+        from app.services.receipt_batches import batch_run, batches_pending
 
         while True:
             for batch_id in batches_pending():

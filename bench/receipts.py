@@ -14,7 +14,7 @@ from sqlalchemy import select
 from app import create_app
 from app.extensions import db
 from app.models import Building, Premises, ReceiptPdf, Statement
-from app.services import receipts
+from app.services import receipt_batches, receipts
 from config import TestConfig
 
 
@@ -45,9 +45,9 @@ def main(rounds: int = 10) -> None:
               f"max {max(cached):.1f} ms")
         db.session.query(ReceiptPdf).delete()
         db.session.commit()
-        batch = receipts.batch_create(actor=_staff(), building=big, period=period)
+        batch = receipt_batches.batch_create(actor=_staff(), building=big, period=period)
         t = time.perf_counter()
-        done = receipts.batch_run(batch.id)
+        done = receipt_batches.batch_run(batch.id)
         seconds = time.perf_counter() - t
         print(f"building of {done.total} premises in one PDF: {seconds:.1f} s "
               f"({seconds / done.total * 1000:.0f} ms per receipt), {len(done.pdf) / 1e6:.1f} MB")

@@ -10,7 +10,7 @@ import zxingcpp
 from pypdf import PdfReader
 
 from app.models import Charge, OpeningBalance, Payment, ReceiptPdf, Service, Statement, Tariff
-from app.services import billing, receipts
+from app.services import billing, receipt_batches, receipts
 from app.services.errors import Conflict, Invalid, NotAllowed
 from tests.factories import MeterFactory, ReadingFactory
 
@@ -249,8 +249,8 @@ def test_pdf_cache_hit_until_data_changes(world, closed, db):
 
 
 def test_batch_renders_all_receipts_of_the_building(world, closed, db):
-    batch = receipts.batch_create(actor=world.staff, building=world.building, period=OCT)
+    batch = receipt_batches.batch_create(actor=world.staff, building=world.building, period=OCT)
     assert (batch.status, batch.total) == ("queued", 3)
-    done = receipts.batch_run(batch.id, chunk=2)
+    done = receipt_batches.batch_run(batch.id, chunk=2)
     assert (done.status, done.done) == ("done", 3)
     assert len(PdfReader(io.BytesIO(done.pdf)).pages) == 3

@@ -11,7 +11,7 @@ from app.forms import Form
 from app.htmx import render_fragment
 from app.models.base import utcnow
 from app.models.people import Role
-from app.services import billing, receipts
+from app.services import billing, receipt_batches
 from app.services.errors import DomainError, Invalid
 from app.services.periods import add_months, current_month, parse_period
 from app.web import origin, roles_required
@@ -32,10 +32,10 @@ def _selection():
 @roles_required(Role.STAFF)
 def receipts_index():
     buildings, building, period, latest = _selection()
-    batches = receipts.building_batches(building=building)
+    batches = receipt_batches.building_batches(building=building)
     return render_template("manage/receipts.html", buildings=buildings, building=building, period=period,
                            periods=[add_months(latest, -i) for i in range(12)],
-                           summary=receipts.building_summary(building=building, period=period),
+                           summary=receipt_batches.building_summary(building=building, period=period),
                            batches=batches, csrf_form=Form())
 
 
@@ -62,19 +62,19 @@ def receipts_batch_create():
     if not Form().validate():
         abort(400)
     try:
-        batch = receipts.batch_create(actor=current_user, building=building, period=period)
+        batch = receipt_batches.batch_create(actor=current_user, building=building, period=period)
     except Invalid as error:
         flash(error.message, "error")
         return redirect(url_for("manage.receipts_index", building=building.id, period=period.strftime("%Y-%m")),
                         code=303)
-    jobs.submit(receipts.batch_run, batch.id)
+    jobs.submit(receipt_batches.batch_run, batch.id)
     return redirect(url_for("manage.receipts_batch", batch_id=batch.id), code=303)
 
 
 @bp.get("/receipts/batches/<int:batch_id>")
 @roles_required(Role.STAFF)
 def receipts_batch(batch_id: int):
-    batch = receipts.batch_get(actor=current_user, id=batch_id)
+    batch = receipt_batches.batch_get(actor=current_user, id=batch_id)
     final = batch.status in ("done", "failed")
     if request.headers.get("HX-Target") == "batch-progress":
         # htmx polls every 2 s; 286 tells it to stop once the batch is finished.
@@ -85,7 +85,7 @@ def receipts_batch(batch_id: int):
 @bp.get("/receipts/batches/<int:batch_id>.pdf")
 @roles_required(Role.STAFF)
 def receipts_batch_pdf(batch_id: int):
-    batch = receipts.batch_get(actor=current_user, id=batch_id)
+    batch = receipt_batches.batch_get(actor=current_user, id=batch_id)
     if batch.status != "done" or not batch.pdf:
         abort(404)
     response = make_response(batch.pdf)
