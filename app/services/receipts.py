@@ -62,6 +62,8 @@ class ReceiptData:
     lines: list  # meter lines of the period
     qr_text: str
     recalculations: list[Charge] = field(default_factory=list)
+    # Why the receipt carries no payment QR (the payee's details fail their checksums), else None
+    qr_problem: str | None = None
 
     def digest(self) -> str:
         """A hash of everything printed: a cached PDF is valid while this does not change."""
