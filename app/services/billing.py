@@ -66,6 +66,11 @@ def _s(value: Decimal | None, places: str = "0.001") -> str | None:
     return None if value is None else str(Decimal(value).quantize(Decimal(places)))
 
 
+def _d(value: Decimal | None) -> str | None:
+    """A factor or норматив as a short string: Decimal('1.50') -> '1.5'."""
+    return None if value is None else f"{Decimal(value).normalize():f}"
+
+
 def _n(value: Decimal) -> str:
     return number(value, "#,##0.###")
 
@@ -203,8 +208,8 @@ def _metered_line(ctx: Context, service: Service, premises: Premises, meters: li
         text = (f"Счётчика нет: норматив {_n(norm)} {service.unit} на чел. × {people} чел.{fx} = {_n(volume)} "
                 f"{service.unit} ({rules.RULE_NORM_NO_METER}).")
         basis = _basis(rules.RULE_NORM_NO_METER, "norm_no_meter", text,
-                       norm={"value": str(norm), "unit": f"{service.unit} на чел.", "people": people,
-                             "factor": str(factor) if factor else None})
+                       norm={"value": _d(norm), "unit": f"{service.unit} на чел.", "people": people,
+                             "factor": _d(factor)})
         return Line(service, volume, rate, f"норматив {number(norm, '#,##0.####')} × {people} чел. (нет счётчика)"
                     + fx, basis, base_volume=rules.norm_volume(norm, people))
     results = []
@@ -225,8 +230,8 @@ def _metered_line(ctx: Context, service: Service, premises: Premises, meters: li
     norm = None
     if any(r.method == "norm" for _, r in results):
         factor = next((r.factor for _, r in results if r.factor), None)
-        norm = {"value": str(service.norm_per_person or 0), "unit": f"{service.unit} на чел.", "people": people,
-                "factor": str(factor) if factor else None}
+        norm = {"value": _d(service.norm_per_person or Decimal(0)), "unit": f"{service.unit} на чел.",
+                "people": people, "factor": _d(factor)}
     settled = [(m, r) for m, r in results if r.settled]
     recalculation, reason, recalc_basis, deltas = Decimal(0), None, None, {}
     if settled:
@@ -317,7 +322,7 @@ def _heating_line(ctx: Context, service: Service, premises: Premises, rate: Deci
             f"{_n(rules.vol(volume))} Гкал{fallback} (ПП 354 п. 42(1), Прил. 2 ф. 2).")
     return Line(service, volume, rate, f"{number(area)} м² × норматив{fallback}",
                 _basis("ПП 354 п. 42(1), Прил. 2 ф. 2", "heating_norm", text,
-                       norm={"value": str(service.norm_per_m2), "unit": "Гкал на м²", "people": None,
+                       norm={"value": _d(service.norm_per_m2), "unit": "Гкал на м²", "people": None,
                              "factor": None}))
 
 
