@@ -353,10 +353,11 @@ def _common_line(ctx: Context, service: Service, premises: Premises, rate: Decim
                 f"{_n(rules.vol(result.volume))} {unit} (ПП 354 Прил. 2 ф. 15).")
         rule, note = "ПП 354 п. 44, Прил. 2 ф. 15", "СОИ по нормативу"
     else:
+        share = max(result.house_volume - result.individual_volume, Decimal(0)) * area / ctx.total_area
         text = (f"СОИ по общедомовому счётчику: ({_n(result.house_volume)} − {_n(rules.vol(result.individual_volume))})"
-                f" {unit} × {_n(area)} / {_n(ctx.total_area)} м² = {_n(rules.vol(result.volume))} {unit}")
+                f" {unit} × {_n(area)} / {_n(ctx.total_area)} м² = {_n(rules.vol(share))} {unit}")
         if result.capped:
-            text += f", но не больше норматива {_n(rules.vol(result.cap))} {unit} (ПП 354 п. 44)."
+            text += f", к оплате не больше норматива: {_n(rules.vol(result.cap))} {unit} (ПП 354 п. 44)."
             note = "СОИ по ОДПУ, в пределах норматива"
         else:
             text += " (ПП 354 п. 44, Прил. 2 ф. 11–13)."
