@@ -368,7 +368,15 @@ def _seed_meters(premises_list, rng, *, council, owner2_premises) -> None:
 
 
 def _seed_billing(uk, buildings, staff, rng) -> None:
-    """Services and tariffs of the УК, twelve closed months with charges, statements and payments."""
+    """Services and tariffs of the УК, twelve closed months with charges, statements and payments.
+
+    The catalogue follows ПП 354 (docs/billing.md): heating in Гкал by the норматив per m², водоотведение as
+    cold + hot water, КР на СОИ of cold water, hot water and electricity distributed from the house meters
+    (ОДПУ) of ул. Бабушкина, 108 within the СОИ норматив, and by the норматив on ул. Амурская, 41, which has no
+    house meters. Figures are plausible for Chita, not the regulator's (РСТ Забайкальского края) exact ones.
+    One flat (ул. Бабушкина, 108, кв. 20) skipped two months of cold water readings and handed one in last
+    month, so the latest receipt shows a п. 61 recalculation.
+    """
     from datetime import date, datetime, time, timedelta
     from decimal import Decimal
 
@@ -377,20 +385,33 @@ def _seed_billing(uk, buildings, staff, rng) -> None:
     from app.services.billing import period_close
     from app.services.periods import TZ, add_months, current_month, local_today
 
+    # code, name, unit, method, resource, zone, норматив per person, new and old tariff, other settings
     catalogue = [
-        ("MAINT", "Содержание жилого помещения", "м²", "area", None, None, None, "32.50", "30.10"),
-        ("HEAT", "Отопление", "м²", "area", None, None, None, "38.15", "36.02"),
-        ("CW", "Холодное водоснабжение", "м³", "meter", "cold_water", None, "3.9", "48.72", "46.18"),
-        ("HW", "Горячее водоснабжение", "м³", "meter", "hot_water", None, "2.9", "248.95", "236.40"),
-        ("EL", "Электроэнергия", "кВт·ч", "meter", "electricity", None, "100", "4.26", "4.05"),
-        ("EL1", "Электроэнергия, день (T1)", "кВт·ч", "meter", "electricity", "T1", "70", "4.90", "4.66"),
-        ("EL2", "Электроэнергия, ночь (T2)", "кВт·ч", "meter", "electricity", "T2", "30", "2.85", "2.71"),
-        ("TKO", "Обращение с ТКО", "чел.", "residents", None, None, None, "176.70", "168.30"),
+        ("MAINT", "Содержание жилого помещения", "м²", "area", None, None, None, "32.50", "30.10", {}),
+        # ~0.0246 Гкал/м² a month paid evenly over the year; ~3 100 ₽/Гкал (plausible for Chita)
+        ("HEAT", "Отопление", "Гкал", "heating", None, None, None, "3104.12", "2958.40",
+         {"norm_per_m2": Decimal("0.0246")}),
+        ("CW", "Холодное водоснабжение", "м³", "meter", "cold_water", None, "3.9", "48.72", "46.18",
+         {"raising_factor": Decimal("1.5")}),
+        ("HW", "Горячее водоснабжение", "м³", "meter", "hot_water", None, "2.9", "248.95", "236.40",
+         {"raising_factor": Decimal("1.5")}),
+        ("SEW", "Водоотведение", "м³", "sewage", None, None, None, "38.40", "36.60", {}),
+        ("EL", "Электроэнергия", "кВт·ч", "meter", "electricity", None, "100", "4.26", "4.05",
+         {"raising_factor": Decimal("1.5")}),
+        ("EL1", "Электроэнергия, день (T1)", "кВт·ч", "meter", "electricity", "T1", "70", "4.90", "4.66", {}),
+        ("EL2", "Электроэнергия, ночь (T2)", "кВт·ч", "meter", "electricity", "T2", "30", "2.85", "2.71", {}),
+        ("CW_SOI", "Холодная вода на СОИ", "м³", "common", "cold_water", None, None, "48.72", "46.18",
+         {"norm_per_m2": Decimal("0.03"), "by_house_meter": True}),
+        ("HW_SOI", "Горячая вода на СОИ", "м³", "common", "hot_water", None, None, "248.95", "236.40",
+         {"norm_per_m2": Decimal("0.028"), "by_house_meter": True}),
+        ("EL_SOI", "Электроэнергия на СОИ", "кВт·ч", "common", "electricity", None, None, "4.26", "4.05",
+         {"norm_per_m2": Decimal("1.2"), "by_house_meter": True}),
+        ("TKO", "Обращение с ТКО", "чел.", "residents", None, None, None, "176.70", "168.30", {}),
     ]
     this_month = current_month(utcnow())
     # Tariffs change on 1 July, as regulated tariffs in Russia do.
     july = date(this_month.year if this_month.month >= 7 else this_month.year - 1, 7, 1)
-    for order, (code, name, unit, method, resource, zone, norm, new, old) in enumerate(catalogue):
+    for order, (code, name, unit, method, resource, zone, norm, new, old, extra) in enumerate(catalogue):
         service = Service(
             organisation_id=uk.id,
             code=code,
@@ -401,12 +422,17 @@ def _seed_billing(uk, buildings, staff, rng) -> None:
             zone=zone,
             norm_per_person=Decimal(norm) if norm else None,
             sort_order=order * 10,
+            **extra,
         )
         service.tariffs = [
             Tariff(valid_from=add_months(july, -12), valid_to=july - timedelta(days=1), rate=Decimal(old)),
             Tariff(valid_from=july, rate=Decimal(new)),
         ]
         db.session.add(service)
+    buildings[0].common_area = Decimal("1104.60")
+    buildings[1].common_area = Decimal("386.20")
+    _seed_reading_gap(buildings[0], "20", this_month)
+    _seed_house_meters(buildings[0], this_month)
     db.session.commit()
     today = local_today(utcnow())
     debtors = set()
@@ -435,6 +461,58 @@ def _seed_billing(uk, buildings, staff, rng) -> None:
                     )
                 )
         db.session.commit()
+
+
+def _seed_reading_gap(building, number, this_month) -> None:
+    """A flat that handed in no cold water readings for two months and then one last month: those months are
+    billed by the average (ПП 354 п. 59 «б») and recalculated on the latest receipt (п. 61)."""
+    from sqlalchemy import delete
+
+    from app.models import Meter, Reading
+    from app.models.metering import Resource
+    from app.services.periods import add_months
+
+    flat = db.session.scalar(select(Premises).where(Premises.building_id == building.id, Premises.number == number))
+    meter_ids = db.session.scalars(select(Meter.id).where(Meter.premises_id == flat.id,
+                                                          Meter.resource == Resource.COLD_WATER)).all()
+    gap = [add_months(this_month, -3), add_months(this_month, -2)]
+    db.session.execute(delete(Reading).where(Reading.meter_id.in_(meter_ids), Reading.period.in_(gap)))
+
+
+def _seed_house_meters(building, this_month) -> None:
+    """Building meters (ОДПУ) of cold water, hot water and electricity with a reading every month: the
+    apartments' consumption plus what the common property used (more than the СОИ норматив for cold water and
+    electricity, so the cap of ПП 354 п. 44 shows; within it for hot water)."""
+    from decimal import Decimal
+
+    from app.models import Meter, Reading
+    from app.models.metering import ReadingSource, Resource
+    from app.services.periods import add_months
+
+    flats = select(Meter.id).join(Premises, Premises.id == Meter.premises_id).where(
+        Premises.building_id == building.id)
+    by_period: dict = {}
+    for meter_id, resource, period, value in db.session.execute(
+            select(Reading.meter_id, Meter.resource, Reading.period, Reading.value)
+            .join(Meter, Meter.id == Reading.meter_id).where(Reading.meter_id.in_(flats))):
+        by_period.setdefault(resource, {}).setdefault(meter_id, {})[period] = value
+    extra = {Resource.COLD_WATER: Decimal("1.045"), Resource.HOT_WATER: Decimal("1.01"),
+             Resource.ELECTRICITY: Decimal("1.04")}
+    start = add_months(this_month, -13)
+    for index, (resource, factor) in enumerate(extra.items()):
+        meter = Meter(building_id=building.id, resource=resource, serial_number=f"ОДПУ-{108 + index:04d}",
+                      place="ИТП, подвал" if resource != Resource.ELECTRICITY else "ВРУ",
+                      digits=8 if resource == Resource.ELECTRICITY else 7, initial_value=0)
+        db.session.add(meter)
+        value = Decimal("10000") * (10 if resource == Resource.ELECTRICITY else 1)
+        readings = [Reading(meter=meter, period=start, value=value, source=ReadingSource.STAFF)]
+        for back in range(12, 0, -1):
+            period, before = add_months(this_month, -back), add_months(this_month, -back - 1)
+            used = sum((v[period] - v[before] for v in by_period.get(resource, {}).values()
+                        if period in v and before in v), Decimal(0))
+            value = (value + used * factor).quantize(Decimal("0.001"))
+            readings.append(Reading(meter=meter, period=period, value=value, source=ReadingSource.STAFF))
+        db.session.add_all(readings)
 
 
 def _seed_messages(b1, b2, staff, council, rso_user, owner, owner2) -> None:

@@ -92,16 +92,17 @@ def test_actual_residents_count_when_more(world, tariffs):
     assert lines_by_code(world, OCT)["TKO"].volume == Decimal(2)
 
 
-def test_missing_readings_average_for_three_periods_then_norm(world, tariffs, water):
-    # Average of the last 6 months before the gap: (125 - 100) / 6 = 4.1666…
-    for month, expected in [(11, "по среднему (1-й"), (12, "по среднему (2-й")]:
-        line = lines_by_code(world, date(2026, month, 1), water)["CW"]
-        assert expected in line.note
-        assert line.volume == Decimal(25) / 6
-    third = lines_by_code(world, date(2027, 1, 1), water)["CW"]
-    assert "по среднему (3-й" in third.note
-    fourth = lines_by_code(world, date(2027, 2, 1), water)["CW"]
-    assert fourth.note.startswith("по нормативу 3,9 × 2 чел.") and fourth.volume == Decimal("7.8")
+def test_missing_readings_average_for_six_periods_then_norm(world, tariffs, water):
+    """ПП 354 п. 59 «б» (residential): the average for up to 6 periods in a row, then the норматив (п. 60)."""
+    # Average of the last 6 months before the gap: (125 - 100) / 6 = 4.1666… -> 4.167 m³
+    for n in range(1, 7):
+        line = lines_by_code(world, date(2026, 10 + n, 1) if n <= 2 else date(2027, n - 2, 1), water)["CW"]
+        assert f"по среднему ({n}-й" in line.note
+        assert line.volume == Decimal("4.167")
+        assert line.basis["rule"] == "ПП 354 п. 59 «б»" and line.basis["method"] == "average"
+    seventh = lines_by_code(world, date(2027, 5, 1), water)["CW"]
+    assert seventh.note.startswith("по нормативу 3,9 × 2 чел.") and seventh.volume == Decimal("7.8")
+    assert seventh.basis["method"] == "norm" and seventh.basis["norm"]["factor"] is None  # «б»: no coefficient
 
 
 def test_average_needs_three_months_of_history(world, tariffs, db):
