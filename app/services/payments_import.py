@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.access import access_for, valid_id
@@ -706,31 +706,56 @@ def unmatched_get(*, actor: User, id) -> UnmatchedPayment:  # noqa: A002
     return item
 
 
+_FLAT_WORDS = frozenset({"кв", "квартира", "пом", "помещение", "оф", "офис"})
+_HOUSE_WORDS = frozenset({"д", "дом"})
+_STREET_WORDS = frozenset({"г", "город", "ул", "улица", "пр", "проспект", "пер", "переулок", "мкр"})
+
+
 def _folded(text: str) -> str:
     return text.casefold().replace("ё", "е")
 
 
 def premises_search(*, actor: User, item: UnmatchedPayment, query: str, limit: int = 20) -> list[Premises]:
-    """Premises of the payment's organisation by account number, ЕЛС or address («Ленина 1 5»): every word must
-    match the account, the ЕЛС, the street, the house or the flat number."""
+    """Premises of the payment's organisation by account number, ЕЛС or address: street words must be in the
+    address; a number after «д»/«кв» is the house/the flat; «Ленина 1 5» is street, house, flat; any other number
+    matches the account (4+ digits, anywhere in it), the ЕЛС, the house or the flat."""
     unmatched_get(actor=actor, id=item.id)
-    terms = [t for t in re.split(r"[\s,]+", (query or "").strip()) if t][:6]
-    if not terms:
-        return []
-    words = [_folded(t).strip(".") for t in terms if re.search(r"[^\W\d_]", t) and not re.search(r"\d", t)]
-    words = [w for w in words if w not in {"ул", "улица", "д", "дом", "кв", "квартира", "пр", "проспект", "пом"}]
-    others = [t for t in terms if re.search(r"\d", t)]
-    if not words and not others:
+    terms = [t.strip(".") for t in re.split(r"[\s,]+", (query or "").strip()) if t.strip(".")][:8]
+    words: list[str] = []  # street words
+    houses: list[str] = []
+    flats: list[str] = []
+    generic: list[str] = []  # account, ЕЛС, house or flat
+    marker = None
+    for term in terms:
+        folded = _folded(term)
+        if folded in _FLAT_WORDS or folded in _HOUSE_WORDS or folded in _STREET_WORDS:
+            marker = folded
+            continue
+        if re.search(r"\d", term):
+            target = flats if marker in _FLAT_WORDS else houses if marker in _HOUSE_WORDS else generic
+            target.append(term)
+        else:
+            words.append(folded)
+        marker = None
+    if words and len(generic) >= 2 and not houses and not flats:  # «Ленина 1 5»: the house, then the flat
+        houses.append(generic.pop(0))
+        flats.append(generic.pop(0))
+    if not (words or houses or flats or generic):
         return []
     buildings = list(db.session.scalars(select(Building).where(Building.organisation_id == item.organisation_id)))
     if words:
         buildings = [b for b in buildings if all(w in _folded(b.short_address) for w in words)]
-        if not buildings:
-            return []
-    clauses = [or_(Premises.account_number.contains(t, autoescape=True), Premises.els == t.upper(),
-                   Premises.number == t, Building.house == t) for t in others]
+    buildings = [b for b in buildings if all(b.house == h for h in houses)]
+    if not buildings:
+        return []
+    clauses = [Premises.number == f for f in flats]
+    for t in generic:
+        options = [Premises.els == t.upper(), Premises.number == t, Building.house == t]
+        if len(t) >= 4:
+            options.append(Premises.account_number.contains(t, autoescape=True))
+        clauses.append(or_(*options))
     found = db.session.scalars(select(Premises).join(Building, Building.id == Premises.building_id).where(
-        Premises.building_id.in_([b.id for b in buildings]), and_(*clauses)).limit(limit * 5))
+        Premises.building_id.in_([b.id for b in buildings]), *clauses).limit(limit * 5))
     result = sorted(set(found), key=lambda p: (p.building.short_address, p.sort_key))
     return result[:limit]
 
