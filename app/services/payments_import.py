@@ -769,8 +769,14 @@ def _claim_unmatched(item: UnmatchedPayment, actor: User, now: datetime, **value
         raise Conflict("Этот платёж уже разобран другим сотрудником.")
 
 
+@dataclass(frozen=True)
+class Booked:
+    payment: Payment
+    premises: Premises
+
+
 def unmatched_book(*, actor: User, id, premises_id, note: str = "", now: datetime | None = None,  # noqa: A002
-                   origin: Origin = NO_ORIGIN) -> Payment:
+                   origin: Origin = NO_ORIGIN) -> Booked:
     """Book an unmatched payment to premises of its organisation: a Payment with the line's key is written (so the
     registry re-imported still shows it «уже загружено»), the payment is marked resolved."""
     now = now or utcnow()
@@ -808,7 +814,7 @@ def unmatched_book(*, actor: User, id, premises_id, note: str = "", now: datetim
     except Exception:
         db.session.rollback()
         raise
-    return payment
+    return Booked(payment, db.session.get(Premises, premises_id_))
 
 
 def unmatched_dismiss(*, actor: User, id, note: str, now: datetime | None = None,  # noqa: A002
