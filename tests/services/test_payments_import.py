@@ -333,6 +333,11 @@ def test_current_debt_follows_a_booked_payment(world, db, october):
     db.session.expire_all()
     assert billing.current_debt(world.p1, date(2026, 11, 25)) == Decimal("400.00")
     assert october.paid == Decimal("0.00")  # paid in November: towards the October statement, not inside it
+    assert billing.premises_statements(world.p1) == [(october, False)]  # 600 of 1 000: still unpaid
+    apply(world, preview(world, registry([line(world.p1.account_number, "400,00", op="2")])).imp)
+    db.session.expire_all()
+    assert billing.current_debt(world.p1, date(2026, 11, 25)) == Decimal("0.00")
+    assert [paid for _, paid in billing.premises_statements(world.p1)] == [True]  # the receipts list says paid
 
 
 def test_a_payment_inside_a_closed_period_reissues_its_statement(world, db, october):
@@ -388,8 +393,10 @@ def test_premises_search_by_account_and_address(world, db, unmatched):
 
 
 def test_booking_an_unmatched_payment(world, db, unmatched, october):
-    payment = svc.unmatched_book(actor=world.ukadmin, id=unmatched.id, premises_id=world.p1.id,
-                                 note="Ошибся в лицевом счёте", now=NOW)
+    booked = svc.unmatched_book(actor=world.ukadmin, id=unmatched.id, premises_id=world.p1.id,
+                                note="Ошибся в лицевом счёте", now=NOW)
+    payment = booked.payment
+    assert booked.premises.id == world.p1.id
     db.session.expire_all()
     item = db.session.get(UnmatchedPayment, unmatched.id)
     assert item.resolved_at is not None and item.payment_id == payment.id and item.resolved_by_id == world.ukadmin.id
