@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.access import access_for, valid_id
@@ -690,11 +690,11 @@ def unmatched_list(*, actor: User, resolved: bool = False, limit: int = 200) -> 
 
 
 def unmatched_totals(*, actor: User) -> Total:
-    total = Total()
-    for u in unmatched_list(actor=actor, limit=100_000):
-        total.count += 1
-        total.amount += u.amount
-    return total
+    """How many open unmatched payments the actor's organisations have, and their sum (one query)."""
+    count, amount = db.session.execute(select(func.count(UnmatchedPayment.id), func.coalesce(func.sum(
+        UnmatchedPayment.amount), 0)).where(access_for(actor).uk_orgs_clause(UnmatchedPayment.organisation_id),
+                                            UnmatchedPayment.resolved_at.is_(None))).one()
+    return Total(count=count or 0, amount=billing.money(Decimal(amount or 0)))
 
 
 def unmatched_get(*, actor: User, id) -> UnmatchedPayment:  # noqa: A002

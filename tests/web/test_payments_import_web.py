@@ -151,6 +151,7 @@ def test_upload_preview_confirm(app, world, db):
     flashed = norm(c.get(r.headers["Location"]).get_data(as_text=True))
     assert "зачислено платежей — 2 на 3 850,50 ₽; не найден лицевой счёт — 1 на 800,00 ₽" in flashed
     assert db.session.query(Payment).count() == 2
+    assert "Платежи без лицевого счёта: 1 на 800,00 ₽" in norm(c.get(PAGE).get_data(as_text=True))
     # the same registry again: «уже загружено», nothing to confirm
     html = norm(upload(c, world, basic(world)).get_data(as_text=True))
     assert html.count("уже загружено") == 3 and "Зачислить платежи" not in html
