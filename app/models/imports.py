@@ -13,6 +13,7 @@ class ImportKind:
     READINGS = "readings"
     CHARGES = "charges"
     HOUSE = "house"
+    PAYMENTS = "payments"  # a bank payment registry (app/services/payments_import.py)
 
 
 class TabularImport(db.Model):
