@@ -95,7 +95,7 @@ def payment_view(data) -> PaymentView:
     match = PURPOSE_RE.search(data.qr_text or "")
     purpose = match.group(1) if match else f"Оплата ЖКУ за {statement.period:%m.%Y}, л/с {premises.account_number}"
     rows = [
-        ("name", "Получатель", org.name or org.short_name),
+        ("name", "Получатель", org.short_name or org.name),
         ("inn", "ИНН", org.inn),
         ("kpp", "КПП", org.kpp),
         ("account", "Расчётный счёт", org.bank_account),
