@@ -374,9 +374,9 @@ class StoredLine:
     period: date | None
     service: str
     amount: Decimal | None
-    volume: str
+    volume: Decimal | None
     unit: str
-    tariff: str
+    tariff: Decimal | None
     basis: str
     rule: str
 
@@ -386,6 +386,6 @@ def stored_line(line: dict | None) -> StoredLine | None:
     if not data:
         return None
     return StoredLine(period=_period(data.get("period")), service=_text(data.get("service"), 120),
-                      amount=_dec(data.get("amount")), volume=_text(data.get("volume"), 30),
-                      unit=_text(data.get("unit"), 20), tariff=_text(data.get("tariff"), 30),
+                      amount=_dec(data.get("amount")), volume=_dec(data.get("volume")),
+                      unit=_text(data.get("unit"), 20), tariff=_dec(data.get("tariff")),
                       basis=_text(data.get("basis")), rule=_text(data.get("rule"), 100))

@@ -180,5 +180,5 @@ def test_receipt_lines_in_order_with_penalty_last(world, october, db):
 
 def test_stored_line_reads_old_snapshots_tolerantly():
     assert ex.stored_line(None) is None and ex.stored_line("x") is None
-    line = ex.stored_line({"period": "2026-10-01", "service": "ХВС", "amount": "abc"})
-    assert (line.period, line.service, line.amount, line.basis) == (OCT, "ХВС", None, "")
+    line = ex.stored_line({"period": "2026-10-01", "service": "ХВС", "amount": "abc", "volume": "7.992"})
+    assert (line.period, line.service, line.amount, line.basis, line.volume) == (OCT, "ХВС", None, "", D("7.992"))

@@ -207,7 +207,7 @@ def test_receipt_page_puts_paying_first(app, world, explained):
     amount, due = html.index("Итого к оплате"), html.index("Оплатить до 10.11.2026")
     qr, requisites = html.index('src="/receipts/2026-10/qr.png"'), html.index("Реквизиты")
     assert amount < due < qr < requisites < html.index("Начисления</h2>")
-    for label, value in [("Получатель", world.uk.name), ("ИНН", "7536123455"), ("КПП", "753601001"),
+    for label, value in [("Получатель", world.uk.short_name), ("ИНН", "7536123455"), ("КПП", "753601001"),
                          ("Расчётный счёт", "40702810674000012345"), ("Банк", VALID["bank_name"]),
                          ("БИК", "047601637"), ("Корр. счёт", "30101810500000000637"),
                          ("Лицевой счёт", world.p1.account_number),
@@ -334,7 +334,7 @@ def test_dispute_a_line_files_an_appeal_with_it(app, world, explained, db):
                                    "amount": "488.04", "volume": "10.5", "unit": "м³", "tariff": "46.48",
                                    "rule": "ПП 354 п. 42", "basis": "Объём по показаниям счётчика за октябрь"}
     page = norm(c.get(r.headers["Location"]).text)
-    assert "Оспариваемая строка квитанции" in page and "488,04 ₽" in page
+    assert "Оспариваемая строка квитанции" in page and "488,04 ₽" in page and "10,5 м³ × 46,48 ₽" in page
     staff_page = norm(login_as(app.test_client(), world.staff).get(r.headers["Location"]).text)
     assert "Оспариваемая строка квитанции" in staff_page and "Холодное водоснабжение" in staff_page
     assert login_as(app.test_client(), world.staff_other).get(r.headers["Location"]).status_code == 404
