@@ -189,11 +189,14 @@ def appeal_file(
     text: str,
     photos: list[Upload] = (),
     client_token: str | None = None,
+    receipt_line: dict | None = None,
     now: datetime | None = None,
 ) -> Appeal:
     """Register an appeal: incoming number (per organisation and year), registration time, deadline.
 
     A repeated submit with the same client token returns the appeal created by the first one.
+    `receipt_line` («Оспорить» on a receipt line) is the snapshot `receipt_explain.receipt_line_get` built from
+    the owner's own statement — never what a form posted; it is stored as it was when the appeal was filed.
     """
     now = now or utcnow()
     if not access_for(actor).owns(premises):
@@ -248,6 +251,7 @@ def appeal_file(
         place_kind=values["place_kind"],
         place_detail=values["place_detail"],
         text=values["text"],
+        receipt_line=clean_receipt_line(receipt_line),
         registered_at=now,
         deadline_at=deadline_for(cat, now),
         updated_at=now,
@@ -287,6 +291,32 @@ def appeal_file(
         )
     db.session.commit()
     return appeal
+
+
+RECEIPT_LINE_KEYS = {"period": 10, "line": 20, "service": 120, "amount": 20, "volume": 30, "unit": 20,
+                     "tariff": 30, "rule": 100, "basis": 1000}
+
+
+def clean_receipt_line(line: dict | None) -> dict | None:
+    """The disputed receipt line as stored: the known keys only, as bounded strings."""
+    if not isinstance(line, dict):
+        return None
+    cleaned = {k: str(line[k])[:limit] for k, limit in RECEIPT_LINE_KEYS.items() if line.get(k) not in (None, "")}
+    return cleaned if cleaned.get("period") and cleaned.get("service") else None
+
+
+def dispute_category(categories: list[AppealCategory]) -> AppealCategory | None:
+    """The category «Оспорить» preselects: one for charges/receipts if the organisation has it (code BILLING
+    or a name about начисления, квитанции, оплата), else the general «Другое», else the first non-emergency one."""
+    def about_billing(c: AppealCategory) -> bool:
+        name = c.name.lower()
+        return c.code.upper() == "BILLING" or any(w in name for w in ("начислен", "квитанц", "оплат", "перерасч"))
+
+    for test in (about_billing, lambda c: c.code.upper() == "OTHER", lambda c: not c.emergency):
+        found = next((c for c in categories if test(c)), None)
+        if found:
+            return found
+    return None
 
 
 def _next_number(organisation_id: int, year: int) -> int:

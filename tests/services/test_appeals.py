@@ -344,3 +344,49 @@ def test_board_choices_and_colleagues_are_the_actors_uk(world, db):
     assert {c.organisation_id for c in categories} == {world.uk.id}
     assert {u.id for u in svc.colleagues(world.staff)} == {world.staff.id, world.ukadmin.id}
     assert svc.board_choices(world.council) == ([], []) and svc.colleagues(world.owner) == []
+
+
+# --- «Оспорить»: a receipt line attached to an appeal ----------------------------------------------------------
+
+LINE = {"period": "2026-10-01", "line": "5", "service": "Холодное водоснабжение", "amount": "488.04",
+        "volume": "10.5", "unit": "м³", "tariff": "46.48", "rule": "ПП 354 п. 42",
+        "basis": "Объём по показаниям счётчика за октябрь"}
+
+
+def test_appeal_stores_the_disputed_line(world):
+    appeal = file(world, "OTHER", receipt_line=LINE)
+    _db.session.expire_all()
+    assert _db.session.get(Appeal, appeal.id).receipt_line == LINE
+
+
+def test_an_appeal_without_a_line_stores_none(world):
+    assert file(world).receipt_line is None
+
+
+def test_the_stored_line_keeps_known_keys_as_bounded_strings():
+    cleaned = svc.clean_receipt_line(LINE | {"premises_id": 99, "html": "<b>x</b>", "basis": "б" * 5000,
+                                             "amount": 488.04})
+    assert set(cleaned) == set(LINE) and len(cleaned["basis"]) == 1000 and cleaned["amount"] == "488.04"
+    assert svc.clean_receipt_line({"service": "ХВС"}) is None  # no period: not a line
+    assert svc.clean_receipt_line("ХВС за октябрь") is None
+
+
+def test_a_refused_appeal_with_a_line_writes_nothing(world):
+    with pytest.raises(Invalid):
+        file(world, "OTHER", receipt_line=LINE, text="коротко")
+    assert _db.session.query(Appeal).count() == 0
+
+
+def test_dispute_category_prefers_billing_then_the_general_one(world):
+    from app.models import AppealCategory
+    from app.models.appeals import DeadlineUnit
+
+    categories = svc.categories_for(world.uk.id)
+    assert svc.dispute_category(categories).code == "OTHER"
+    billing = AppealCategory(organisation_id=world.uk.id, code="CHARGES", name="Вопросы по начислениям",
+                             deadline_unit=DeadlineUnit.WORKING_DAYS, deadline_value=10, sort_order=50)
+    _db.session.add(billing)
+    _db.session.commit()
+    assert svc.dispute_category(svc.categories_for(world.uk.id)) == billing
+    only_emergency = [c for c in categories if c.emergency]
+    assert svc.dispute_category(only_emergency) is None

@@ -17,6 +17,7 @@ from app.htmx import render_fragment, targets
 from app.models.appeals import FINAL_STATUSES
 from app.models.base import utcnow
 from app.services import appeals as svc
+from app.services import receipt_explain
 from app.services.errors import Conflict, Invalid, Locked
 from app.web import form_error
 
@@ -31,6 +32,9 @@ class AppealForm(Form):
     text = TextAreaField("Описание", validators=[Length(max=4000, message="Не больше 4000 символов")])
     photos = MultipleFileField("Фотографии")
     client_token = HiddenField()
+    # «Оспорить» on a receipt line: which line (period and service); the line itself is looked up again
+    line_period = HiddenField()
+    line = HiddenField()
 
 
 def _uploads(files) -> list[svc.Upload]:
@@ -67,12 +71,25 @@ def new():
     form.category_id.choices = [("", "— выберите —")] + [
         (str(c.id), f"{c.name} (срок {svc.deadline_text(c)})") for c in categories
     ]
+    # A disputed receipt line: only a line of this owner's own statement (a forged one is a 404)
+    period = form.line_period.data or request.args.get("period")
+    line_key = form.line.data or request.args.get("line")
+    receipt_line = None
+    if period or line_key:
+        receipt_line = receipt_explain.receipt_line_get(actor=current_user, premises=premises, period=period,
+                                                        line=line_key)
+    page = {"form": form, "premises": premises, "receipt_line": receipt_line}
     if request.method == "GET":
         form.client_token.data = secrets.token_urlsafe(16)
         form.place_kind.data = "premises"
-        return render_template("appeals/new.html", form=form, premises=premises)
+        if receipt_line:
+            form.line_period.data, form.line.data = period, line_key
+            category = svc.dispute_category(categories)
+            form.category_id.data = str(category.id) if category else ""
+            form.text.data = receipt_explain.dispute_text(receipt_line)
+        return render_template("appeals/new.html", **page)
     if not form.validate():
-        return render_template("appeals/new.html", form=form, premises=premises), 422
+        return render_template("appeals/new.html", **page), 422
     try:
         appeal = svc.appeal_file(
             actor=current_user,
@@ -83,10 +100,11 @@ def new():
             text=form.text.data,
             photos=_uploads(form.photos.data),
             client_token=form.client_token.data or None,
+            receipt_line=receipt_line,
         )
     except SHOWN_ERRORS as error:
         form_error(form, error, fallback_field="text")
-        return render_template("appeals/new.html", form=form, premises=premises), 422
+        return render_template("appeals/new.html", **page), 422
     flash(f"Обращение зарегистрировано, входящий № {appeal.number}.", "success")
     return redirect(url_for("appeals.detail", appeal_id=appeal.id), code=303)
 
@@ -229,4 +247,5 @@ def photo(photo_id: int):
 def appeals_context():
     from app.models.appeals import APPEAL_STATUS_LABELS
 
-    return {"appeal_places": svc.PLACES, "appeal_status_labels": APPEAL_STATUS_LABELS}
+    return {"appeal_places": svc.PLACES, "appeal_status_labels": APPEAL_STATUS_LABELS,
+            "receipt_line_view": receipt_explain.stored_line}

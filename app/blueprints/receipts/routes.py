@@ -4,7 +4,7 @@ from flask_login import login_required
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.receipts import bp
 from app.models.base import utcnow
-from app.services import billing, receipts
+from app.services import billing, receipt_explain, receipt_pay, receipts
 from app.services.periods import local_today, parse_period
 
 
@@ -36,7 +36,29 @@ def detail(period: str):
     if period_date is None:
         abort(404)
     data = receipts.receipt_data(premises, period_date)
-    return render_template("receipts/detail.html", r=data, periods=billing.premises_statements(premises))
+    lines = receipt_explain.explain_receipt(charges=data.charges, statement=data.statement,
+                                            meters=[line.meter for line in data.lines])
+    return render_template("receipts/detail.html", r=data, pay=receipt_pay.payment_view(data), lines=lines)
+
+
+@bp.get("/<period>/qr.png")
+@login_required
+def qr(period: str):
+    """The payment QR of the receipt page as a PNG: shown, saved with a long press, shared into a bank app.
+    Same access as the page (the owner's current premises); 404 without a statement or without a QR."""
+    premises = _receipt_premises()
+    period_date = parse_period(period)
+    if period_date is None:
+        abort(404)
+    data = receipts.receipt_data(premises, period_date)
+    if not receipt_pay.payment_view(data).show_qr:
+        abort(404)
+    response = make_response(receipts.qr_png(data.qr_text))
+    response.headers["Content-Type"] = "image/png"
+    response.headers["Content-Disposition"] = f'inline; filename="qr-oplata-{premises.account_number}-{period}.png"'
+    response.cache_control.private = True
+    response.cache_control.max_age = 300
+    return response
 
 
 @bp.get("/<period>.pdf")
