@@ -281,7 +281,7 @@ def test_qr_problem_with_valid_details_keeps_the_requisites(app, world, explaine
     c = owner_on_p1(app, world)
     html = c.get("/receipts/2026-10").text
     assert "QR-кода для оплаты нет" in html and "QR-код не помещается в допустимый размер" in html
-    assert "Управляющей организации сообщено" in html
+    assert "сообщено" not in html  # nothing is sent to the УК: the page must not claim it
     assert "qr.png\"" not in html.replace('href="/receipts/2026-10/qr.png"', "") and "<img" not in html
     assert "Реквизиты для оплаты вручную" in html and "40702810674000012345" in html
     assert c.get("/receipts/2026-10/qr.png").status_code == 404
