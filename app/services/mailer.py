@@ -172,7 +172,7 @@ def _drain(now: datetime, limit: int, report: SendReport, held) -> None:
     if not ids:
         return
     try:
-        connection = _Connection(mail).__enter__()
+        connection = _Connection(current_app.extensions["mail"]).__enter__()
     except OSError as error:  # unreachable, refused, greeting failed: nobody is penalised
         report.unreachable = f"{type(error).__name__}: {error}"[:500]
         return

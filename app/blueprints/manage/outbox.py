@@ -14,7 +14,7 @@ from app.web import roles_required
 @bp.get("/outbox")
 @roles_required(Role.OPERATOR)
 def outbox_index():
-    return render_template("manage/outbox.html", messages=mailer.outbox_failed(actor=current_user),
+    return render_template("manage/outbox.html", failed=mailer.outbox_failed(actor=current_user),
                            csrf_form=Form())
 
 
