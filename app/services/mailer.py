@@ -32,7 +32,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.extensions import db, mail
+from app.extensions import db
 from app.models import OutboxMessage
 from app.models.base import utcnow
 

@@ -17,9 +17,8 @@ from tests.conftest import login_as
 from tests.jobs.conftest import OCT, close_building, consumer, wait_for
 
 
-def _accounts_in(pdf: bytes) -> list[str]:
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
-    return text
+def _text_of(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
 
 
 def test_batch_is_split_into_chunks_and_merged_in_order(world, db):
@@ -144,7 +143,7 @@ def test_kill_9_of_a_consumer_mid_batch_loses_nothing_and_renders_nothing_twice(
         wait_for(lambda: progress().status in rb.FINAL, timeout=90, what=f"the batch to finish ({log})")
     batch = progress()
     assert (batch.status, batch.done, batch.total) == ("done", total, total), log.read_text()
-    text = _accounts_in(batch.pdf)
+    text = _text_of(batch.pdf)
     from app.models import Premises
 
     numbers = [p.account_number for p in _db.session.query(Premises).filter_by(building_id=world.building.id)]
@@ -152,7 +151,8 @@ def test_kill_9_of_a_consumer_mid_batch_loses_nothing_and_renders_nothing_twice(
     first_count = next(iter(counts.values()))
     assert first_count >= 1 and set(counts.values()) == {first_count}, counts  # every receipt, none twice
     print(f"\nkill -9 figures ({url.split(':')[0]}): killed at {done_at_kill}/{total}, 1 chunk stuck running, "
-          f"{len(requeued)} chunk job(s) queued again by the watchdog, finished {batch.done}/{total}, each receipt once")
+          f"{len(requeued)} chunk job(s) queued again by the watchdog, finished {batch.done}/{total}, "
+          "each receipt once")
 
 
 def _running(batch_id: int) -> list[int]:
