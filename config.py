@@ -86,8 +86,10 @@ class Config:
     # How often pages with a live status (appeals) ask the server for changes
     LIVE_POLL_SECONDS = int(os.environ.get("LIVE_POLL_SECONDS", "30"))
 
-    # Background jobs: "thread" (in-process), "external" (`flask receipts work`), "sync" (tests)
-    JOBS_MODE = os.environ.get("JOBS_MODE", "thread")
+    # Background jobs (app/jobs.py, Huey): sqlite:///… (default: no extra server, `make run` starts a consumer),
+    # redis://host:6379/0 in production (consumers on several machines), "immediate" in tests
+    JOBS_URL = os.environ.get("JOBS_URL", f"sqlite:///{INSTANCE_DIR / 'jobs.db'}")
+    SMTP_TIMEOUT = int(os.environ.get("SMTP_TIMEOUT", "30"))  # seconds per SMTP command
 
     # Version of the mailing consent text (152-FZ art. 9): bump on any change of the text
     CONSENT_TEXT_VERSION = "2026-11-01"
@@ -114,4 +116,4 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     MAIL_SUPPRESS_SEND = True
     PORTAL_URL = "http://localhost"
-    JOBS_MODE = "sync"
+    JOBS_URL = "immediate"

@@ -1,8 +1,7 @@
-"""CLI for cron: `flask readings remind` (queue reminders), `flask mail send` (drain the outbox).
+"""Manual commands: `flask readings remind` (queue reminders), `flask mail send` (drain the outbox).
 
-Example crontab (server time does not matter, the rules use Asia/Chita dates):
-    0 10 * * *   cd /srv/portal && .venv/bin/flask readings remind
-    */5 * * * *  cd /srv/portal && .venv/bin/flask mail send
+The job engine runs both by itself (app/jobs.py: the drain every minute, reminders hourly 10:00–20:00 Asia/Chita);
+these commands are for a run by hand and take the same run-level lease, so they never overlap a scheduled run.
 """
 
 from datetime import UTC, datetime
@@ -31,16 +30,18 @@ NOW_OPTION = click.option("--now", "now", metavar="ISO", help="Run as if it were
 
 
 def register(app: Flask) -> None:
-    readings = AppGroup("readings", help="Meter readings jobs (for cron).")
+    readings = AppGroup("readings", help="Meter readings jobs (the job engine runs them; these are manual runs).")
     mail = AppGroup("mail", help="Email outbox.")
 
     @readings.command("remind")
     @NOW_OPTION
     def remind(now: str | None):
         """Queue reading reminders (3 days before the window closes, last day) and verification reminders."""
-        from app.services.reminders import reminders_enqueue
+        from app.jobs import reminders_run
 
-        report = reminders_enqueue(now=parse_now(now))
+        ran, report = reminders_run(now=parse_now(now))
+        if not ran:
+            raise click.ClickException("another run is queuing reminders now; try again in a minute")
         click.echo(f"queued: {report.readings} reading reminder(s), {report.verification} verification "
                    f"reminder(s); already queued earlier: {report.already_queued}")
 
@@ -52,7 +53,12 @@ def register(app: Flask) -> None:
         from app.services.mailer import outbox_send
 
         report = outbox_send(now=parse_now(now), limit=limit)
-        click.echo(f"sent: {report.sent}, failed: {report.failed}, pending: {report.pending}")
+        if report.busy:
+            raise click.ClickException("another drain is sending now (the job engine or another `flask mail send`)")
+        if report.unreachable:
+            click.echo(f"SMTP server unreachable, nothing tried: {report.unreachable}", err=True)
+        click.echo(f"sent: {report.sent}, retrying: {report.retrying}, failed: {report.failed}, "
+                   f"pending: {report.pending}")
 
     app.cli.add_command(readings)
     app.cli.add_command(mail)

@@ -212,6 +212,35 @@ class ReceiptBatch(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # last sign of life of any of its chunks
+
+    chunks: Mapped[list[ReceiptBatchChunk]] = relationship(
+        back_populates="batch", cascade="all, delete-orphan", order_by="ReceiptBatchChunk.seq")
+
+
+class ReceiptBatchChunk(db.Model):
+    """A slice of a batch rendered by one job (any consumer on any machine); the slices are merged at the end.
+
+    Claimed atomically (status queued -> running with a fresh `token`); `heartbeat_at` moves while it renders, so a
+    chunk whose consumer died is seen and queued again (app/services/receipt_batches.py).
+    """
+
+    __tablename__ = "receipt_batch_chunks"
+    __table_args__ = (UniqueConstraint("batch_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("receipt_batches.id", ondelete="CASCADE"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    premises_ids: Mapped[list] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # queued, running, done, failed
+    token: Mapped[str | None] = mapped_column(String(32))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    pdf: Mapped[bytes | None] = mapped_column(LargeBinary)
+    error: Mapped[str | None] = mapped_column(String(500))
+
+    batch: Mapped[ReceiptBatch] = relationship(back_populates="chunks")
 
 
 class UnmatchedPayment(db.Model):

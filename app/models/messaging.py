@@ -11,9 +11,14 @@ from app.models.base import UTCDateTime, str_enum, utcnow
 
 
 class OutboxMessage(db.Model):
-    """Durable email outbox: written in the same transaction as the event, sent by `flask mail send`.
+    """Durable email outbox: written in the same transaction as the event, drained by the job engine
+    (app/jobs.py, every minute; `flask mail send` by hand).
 
     `dedupe_key` is unique, so each recipient gets each message once even if the producer runs twice.
+    A drain claims a row (`claimed_at`/`claim_token`, one UPDATE checked by its rowcount) before sending it; a
+    claim older than the claim timeout belonged to a worker that died and is taken over. `failed_at` marks a
+    message given up on (refused recipient, a permanent 5xx answer, or too many attempts); `last_error` keeps
+    the server's answer.
     """
 
     __tablename__ = "outbox_messages"
@@ -31,6 +36,20 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(String(500))
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     headers: Mapped[dict | None] = mapped_column(JSON)  # extra headers, e.g. List-Unsubscribe
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class JobLock(db.Model):
+    """A run-level lease (app/services/locks.py): one holder at a time over every machine sharing the database;
+    a holder that died stops holding it when `expires_at` passes."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class NoticeCategory(enum.StrEnum):

@@ -525,6 +525,8 @@ def period_close(*, actor: User, building: Building, period: date, now: datetime
 
     Re-closing replaces computed charges; a period whose charges were imported is refused (re-import instead).
     """
+    from app.services.locks import building_lock  # serialises close and the imports of this building (409)
+    building_lock(building.id)
     now = now or utcnow()
     if not access_for(actor).uk_manages(building):
         raise NotAllowed("Закрывать период может только управляющая организация")

@@ -1,4 +1,5 @@
-"""Email reminders put in the outbox by `flask readings remind` (cron, daily; every run may repeat safely).
+"""Email reminders put in the outbox by the job engine (app/jobs.py: hourly 10:00–20:00 Asia/Chita) or by
+`flask readings remind` by hand (both under one lease; every run may repeat safely).
 
 - Readings (a mailing: needs the owner's email consent in force, 152-ФЗ ст. 9): to owners of premises where some
   active meter still has no reading for the period, 3 days before the window closes (the window is the

@@ -100,32 +100,29 @@ def test_enqueue_reports_a_duplicate(mail_app):
     assert _enqueue_again() is False
 
 
-def test_outbox_retries_while_the_server_is_down_then_delivers_exactly_once(mail_app, smtp):
+def test_outbox_waits_while_the_server_is_down_then_delivers_exactly_once(mail_app, smtp):
     _enqueue(3)
 
-    # 1. The server is down: nothing is sent, the failure is counted and the message waits (backoff).
+    # 1. The server is down: nothing is tried, so nobody is penalised (no attempt counted, no backoff); the
+    # message tried during an outage no longer waits longer than the others once the server is back.
     report = outbox_send(now=T0)
-    assert (report.sent, report.failed, report.pending) == (0, 1, 3)
+    assert (report.sent, report.retrying, report.failed, report.pending) == (0, 0, 0, 3)
+    assert report.unreachable.startswith("ConnectionRefusedError")
     messages = _db.session.query(OutboxMessage).order_by(OutboxMessage.id).all()
-    first = messages[0]
-    assert first.attempts == 1 and first.sent_at is None
-    assert first.last_error.startswith("ConnectionRefusedError")
-    assert first.next_attempt_at == T0 + timedelta(minutes=2)
-    # An unreachable server stops the run: the others were not tried (and not penalised).
-    assert [m.attempts for m in messages[1:]] == [0, 0]
+    assert [(m.attempts, m.next_attempt_at, m.sent_at) for m in messages] == [(0, T0, None)] * 3
 
-    # Still down a minute later: the first one waits out its backoff, the next one is tried and fails.
-    report = outbox_send(now=T0 + timedelta(minutes=1))
-    assert (report.sent, report.failed) == (0, 1)
-    assert messages[0].attempts == 1 and messages[1].attempts == 1
+    # Still down a minute later: the same.
+    assert outbox_send(now=T0 + timedelta(minutes=1)).unreachable
 
-    # 2. The server is up: every message is delivered once.
+    # 2. The server is up: every message is delivered once, at the next drain.
     smtp.start()
-    report = outbox_send(now=T0 + timedelta(minutes=5))
-    assert (report.sent, report.failed, report.pending) == (3, 0, 0)
+    report = outbox_send(now=T0 + timedelta(minutes=2))
+    assert (report.sent, report.failed, report.pending, report.unreachable) == (3, 0, 0, None)
     assert sorted(smtp.inbox.recipients) == ["owner0@example.ru", "owner1@example.ru", "owner2@example.ru"]
-    assert all(m.sent_at == T0 + timedelta(minutes=5) for m in messages)
-    assert [m.attempts for m in messages] == [2, 2, 1]
+    for m in messages:
+        _db.session.refresh(m)
+    assert all(m.sent_at == T0 + timedelta(minutes=2) and m.claimed_at is None for m in messages)
+    assert [m.attempts for m in messages] == [1, 1, 1]
 
     # 3. Nothing is sent twice.
     report = outbox_send(now=T0 + timedelta(hours=1))
@@ -152,7 +149,7 @@ def test_mail_send_command_prints_the_report(mail_app, smtp):
     smtp.start()
     result = mail_app.test_cli_runner().invoke(args=["mail", "send", "--now", "2026-11-23T10:00"])
     assert result.exit_code == 0, result.output
-    assert "sent: 2, failed: 0, pending: 0" in result.output
+    assert "sent: 2, retrying: 0, failed: 0, pending: 0" in result.output
     assert len(smtp.inbox.messages) == 2
     result = mail_app.test_cli_runner().invoke(args=["mail", "send"])
-    assert "sent: 0, failed: 0, pending: 0" in result.output
+    assert "sent: 0, retrying: 0, failed: 0, pending: 0" in result.output

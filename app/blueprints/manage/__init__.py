@@ -11,6 +11,7 @@ from app.blueprints.manage import (  # noqa: E402,F401
     inbox,
     letters,
     meters,
+    outbox,
     payments,
     readings,
     receipts,

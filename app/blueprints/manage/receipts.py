@@ -5,14 +5,14 @@ from flask import abort, flash, make_response, redirect, render_template, reques
 from flask_login import current_user
 
 from app import jobs
-from app.access import receipts_premises_get, uk_building_get, uk_buildings
+from app.access import receipts_premises_get, uk_building_get, uk_buildings, valid_id
 from app.blueprints.manage import bp
 from app.forms import Form
 from app.htmx import render_fragment
 from app.models.base import utcnow
 from app.models.people import Role
 from app.services import billing, receipt_batches
-from app.services.errors import DomainError, Invalid
+from app.services.errors import Conflict, DomainError, Invalid
 from app.services.periods import add_months, current_month, parse_period
 from app.web import origin, roles_required
 
@@ -39,14 +39,31 @@ def receipts_index():
                            batches=batches, csrf_form=Form())
 
 
+def _strict_selection():
+    """A destructive action names its building and month exactly: nothing is guessed (a blank, an emoji or
+    "-0.001" is not "the first building", a garbage month is not "the last closed one")."""
+    building_id = valid_id(raw) if (raw := (request.form.get("building") or "").strip()).isdigit() else None
+    if building_id is None:
+        raise Invalid("building", "Выберите дом из списка: дом не указан или указан неверно")
+    building = uk_building_get(actor=current_user, id=building_id)  # another УК's building: 404
+    period = parse_period((request.form.get("period") or "").strip())
+    if period is None:
+        raise Invalid("period", "Выберите месяц из списка: месяц не указан или указан неверно")
+    return building, period
+
+
 @bp.post("/receipts/close")
 @roles_required(Role.STAFF)
 def receipts_close():
-    _, building, period, _ = _selection()
+    if not uk_buildings(current_user):
+        abort(404)
     if not Form().validate():
         abort(400)
+    building, period = _strict_selection()
     try:
         report = billing.period_close(actor=current_user, building=building, period=period, origin=origin())
+    except Conflict:
+        raise  # 409 with its message (the building is busy, or the charges were imported)
     except DomainError as error:
         flash(error.message, "error")
     else:
@@ -67,19 +84,29 @@ def receipts_batch_create():
         flash(error.message, "error")
         return redirect(url_for("manage.receipts_index", building=building.id, period=period.strftime("%Y-%m")),
                         code=303)
-    jobs.submit(receipt_batches.batch_run, batch.id)
+    jobs.batch_start([chunk.id for chunk in batch.chunks])
     return redirect(url_for("manage.receipts_batch", batch_id=batch.id), code=303)
 
 
 @bp.get("/receipts/batches/<int:batch_id>")
 @roles_required(Role.STAFF)
 def receipts_batch(batch_id: int):
-    batch = receipt_batches.batch_get(actor=current_user, id=batch_id)
-    final = batch.status in ("done", "failed")
+    batch = receipt_batches.batch_progress(actor=current_user, id=batch_id)
+    final = batch.status in receipt_batches.FINAL
     if request.headers.get("HX-Target") == "batch-progress":
         # htmx polls every 2 s; 286 tells it to stop once the batch is finished.
-        return render_fragment("manage/_batch_progress.html", status=286 if final else 200, batch=batch)
-    return render_template("manage/receipt_batch.html", batch=batch)
+        return render_fragment("manage/_batch_progress.html", status=286 if final else 200, batch=batch,
+                               csrf_form=Form())
+    return render_template("manage/receipt_batch.html", batch=batch, csrf_form=Form())
+
+
+@bp.post("/receipts/batches/<int:batch_id>/retry")
+@roles_required(Role.STAFF)
+def receipts_batch_retry(batch_id: int):
+    if not Form().validate():
+        abort(400)
+    jobs.batch_start(receipt_batches.batch_retry(actor=current_user, id=batch_id))
+    return redirect(url_for("manage.receipts_batch", batch_id=batch_id), code=303)
 
 
 @bp.get("/receipts/batches/<int:batch_id>.pdf")
