@@ -525,13 +525,13 @@ def period_close(*, actor: User, building: Building, period: date, now: datetime
 
     Re-closing replaces computed charges; a period whose charges were imported is refused (re-import instead).
     """
-    from app.services.locks import building_lock  # serialises close and the imports of this building (409)
-    building_lock(building.id)
     now = now or utcnow()
     if not access_for(actor).uk_manages(building):
         raise NotAllowed("Закрывать период может только управляющая организация")
     if period >= current_month(now):
         raise Invalid("period", "Закрыть можно только прошедший месяц")
+    from app.services.locks import building_lock  # after the checks: serialises close and the imports of this building (409)
+    building_lock(building.id)
     premises = list(db.session.scalars(select(Premises).where(Premises.building_id == building.id)))
     ids = [p.id for p in premises]
     imported = db.session.scalar(select(func.count(Charge.id)).where(
