@@ -437,9 +437,8 @@ def statement_set_penalty(*, statement: Statement, penalty: Decimal) -> Statemen
 
     Imported пени win over the portal's own (DOMAIN.md); the portal's figure stays in the basis for comparison.
     """
-    computed = (statement.penalty_basis or {}) if statement.penalty_basis and \
-        statement.penalty_basis.get("source") != "import" else {}
-    portal = statement.penalty if computed else None
+    basis = statement.penalty_basis or {}
+    portal = statement.penalty if basis and basis.get("source") != "import" else None
     statement.penalty = billing.money(penalty)
     statement.amount_due = billing.money(statement.opening_balance + statement.charged + statement.penalty
                                          - statement.paid)

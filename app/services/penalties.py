@@ -25,7 +25,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.access import access_for
+from app.access import access_for, valid_id
 from app.extensions import db
 from app.formatting import date_ru, number, period_ru
 from app.formatting import money as money_ru
@@ -34,8 +34,10 @@ from app.models.base import utcnow
 from app.models.billing import KeyRate, PenaltyRule
 from app.services.audit import audit_record
 from app.services.context import NO_ORIGIN, Origin
-from app.services.errors import Invalid, NotAllowed
+from app.services.errors import Invalid, NotAllowed, NotFound
+from app.services.meters import parse_date
 from app.services.periods import add_months
+from app.services.validation import clean_text, validate_all
 
 LAW = "ЖК РФ ст. 155 ч. 14"
 KOPECK = Decimal("0.01")
@@ -316,10 +318,13 @@ def penalty_rules_list() -> list[PenaltyRule]:
     return list(db.session.scalars(select(PenaltyRule).order_by(PenaltyRule.valid_from.desc())))
 
 
-def _rate_value(field_name: str, raw) -> Decimal:
+def _rate_value(raw, field_name: str) -> Decimal:
+    text = str(raw if raw is not None else "").strip().replace(",", ".").replace(" ", "").replace("%", "")
+    if not text:
+        raise Invalid(field_name, "Введите ставку, % годовых")
     try:
-        value = Decimal(str(raw).strip().replace(",", ".").replace(" ", ""))
-    except (InvalidOperation, ValueError):
+        value = Decimal(text)
+    except InvalidOperation:
         raise Invalid(field_name, "Введите ставку числом, например 16,5") from None
     if not value.is_finite() or value < 0 or value > Decimal("99.99"):
         raise Invalid(field_name, "Ставка — от 0 до 99,99 % годовых")
@@ -328,73 +333,129 @@ def _rate_value(field_name: str, raw) -> Decimal:
     return value.quantize(KOPECK)
 
 
-def key_rate_add(*, actor: User, valid_from: date, rate, source: str, now: datetime | None = None,
+def _required_date(raw, field_name: str, label: str) -> date:
+    value = parse_date(raw, field_name, label)
+    if value is None:
+        raise Invalid(field_name, f"Введите {label} в формате ДД.ММ.ГГГГ")
+    if not date(1992, 1, 1) <= value <= date(2100, 12, 31):
+        raise Invalid(field_name, "Проверьте год: дата вне допустимого диапазона")
+    return value
+
+
+def key_rate_add(*, actor: User, valid_from, rate, source, now: datetime | None = None,
                  origin: Origin = NO_ORIGIN) -> KeyRate:
     """Add the key rate in force from a date (one rate per date)."""
     _require_operator(actor)
-    value = _rate_value("rate", rate)
-    source = (source or "").strip()
-    if not source:
-        raise Invalid("source", "Укажите источник: сообщение Банка России о ключевой ставке")
-    if len(source) > 300:
-        raise Invalid("source", "Не больше 300 символов")
-    if db.session.scalar(select(KeyRate.id).where(KeyRate.valid_from == valid_from)):
-        raise Invalid("valid_from", f"Ставка с {date_ru(valid_from)} уже есть в таблице")
-    row = KeyRate(valid_from=valid_from, rate=value, source=source, created_at=now or utcnow(),
+    values = validate_all({
+        "valid_from": lambda: _required_date(valid_from, "valid_from", "дату, с которой действует ставка"),
+        "rate": lambda: _rate_value(rate, "rate"),
+        "source": lambda: clean_text(source, "source", "источник: сообщение Банка России", max_len=300),
+    })
+    day = values["valid_from"]
+    duplicate = Invalid("valid_from", f"Ставка с {date_ru(day)} уже есть в таблице: проверьте дату")
+    if db.session.scalar(select(KeyRate.id).where(KeyRate.valid_from == day)):
+        raise duplicate
+    row = KeyRate(valid_from=day, rate=values["rate"], source=values["source"], created_at=now or utcnow(),
                   created_by_id=actor.id)
     db.session.add(row)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise Invalid("valid_from", f"Ставка с {date_ru(valid_from)} уже есть в таблице") from None
+        raise duplicate from None
     audit_record(actor=actor, action="key_rate_added", entity_type="key_rate", entity_id=row.id,
-                 changes={"valid_from": valid_from.isoformat(), "rate": str(value), "source": source}, origin=origin)
+                 changes={"valid_from": day.isoformat(), "rate": str(values["rate"]), "source": values["source"]},
+                 origin=origin)
     db.session.commit()
     return row
 
 
-def penalty_rule_add(*, actor: User, valid_from: date, valid_to: date | None, mode: str, fixed_rate,
-                     citation: str, now: datetime | None = None, origin: Origin = NO_ORIGIN) -> PenaltyRule:
-    """Add the rate rule in force over [valid_from, valid_to] (open-ended when valid_to is None).
+def _overlap(valid_from: date, valid_to: date | None, *, skip: int | None = None) -> PenaltyRule | None:
+    for other in db.session.scalars(select(PenaltyRule).order_by(PenaltyRule.valid_from)):
+        if other.id != skip and other.valid_from <= (valid_to or date.max) and valid_from <= (other.valid_to
+                                                                                                or date.max):
+            return other
+    return None
 
-    Spans must not overlap: the rule in force on a day is always one rule (the gaps use ЖК ст. 155 ч. 14).
+
+def _span(rule: PenaltyRule) -> str:
+    return f"с {date_ru(rule.valid_from)} " + (f"по {date_ru(rule.valid_to)}" if rule.valid_to else
+                                               "без даты окончания")
+
+
+def penalty_rule_add(*, actor: User, valid_from, valid_to, mode, fixed_rate, citation,
+                     now: datetime | None = None, origin: Origin = NO_ORIGIN) -> PenaltyRule:
+    """Add the rate rule in force over [valid_from, valid_to] (open-ended when valid_to is empty).
+
+    Spans never overlap, so one rule is in force on a day (days without a rule use ЖК ст. 155 ч. 14 as is).
     """
     _require_operator(actor)
-    if mode not in MODES:
-        raise Invalid("mode", "Выберите порядок начисления из списка")
-    if valid_to is not None and valid_to < valid_from:
+
+    def rate_check():
+        if mode in ("capped", "fixed"):
+            return _rate_value(fixed_rate, "fixed_rate")
+        if str(fixed_rate or "").strip():
+            raise Invalid("fixed_rate", "Ставку указывают только для порядков «не выше заданной» и «фиксированная»")
+        return None
+
+    def mode_check():
+        if mode not in MODES:
+            raise Invalid("mode", "Выберите порядок начисления из списка")
+        return mode
+
+    values = validate_all({
+        "valid_from": lambda: _required_date(valid_from, "valid_from", "дату начала"),
+        "valid_to": lambda: parse_date(valid_to, "valid_to", "дату окончания"),
+        "mode": mode_check,
+        "fixed_rate": rate_check,
+        "citation": lambda: clean_text(citation, "citation", "основание: постановление или статью закона",
+                                       max_len=300),
+    })
+    start, end = values["valid_from"], values["valid_to"]
+    if end is not None and end < start:
         raise Invalid("valid_to", "Дата окончания раньше даты начала")
-    rate = None
-    if mode in ("capped", "fixed"):
-        if fixed_rate in (None, ""):
-            raise Invalid("fixed_rate", "Для этого порядка укажите ставку, % годовых")
-        rate = _rate_value("fixed_rate", fixed_rate)
-    elif fixed_rate not in (None, ""):
-        raise Invalid("fixed_rate", "Ставка задаётся только для порядков «не выше заданной» и «фиксированная»")
-    citation = (citation or "").strip()
-    if not citation:
-        raise Invalid("citation", "Укажите основание: постановление или статью закона")
-    if len(citation) > 300:
-        raise Invalid("citation", "Не больше 300 символов")
-    if db.session.scalar(select(PenaltyRule.id).where(PenaltyRule.valid_from == valid_from)):
-        raise Invalid("valid_from", f"Правило с {date_ru(valid_from)} уже есть")
-    for other in db.session.scalars(select(PenaltyRule)):
-        if other.valid_from <= (valid_to or date.max) and valid_from <= (other.valid_to or date.max):
-            end = f"по {date_ru(other.valid_to)}" if other.valid_to else "без даты окончания"
-            raise Invalid("valid_from", f"Пересекается с правилом с {date_ru(other.valid_from)} {end}: "
-                                        "сначала укажите правилу дату окончания")
-    row = PenaltyRule(valid_from=valid_from, valid_to=valid_to, mode=mode, fixed_rate=rate, citation=citation,
-                      created_at=now or utcnow(), created_by_id=actor.id)
+    other = _overlap(start, end)
+    if other is not None:
+        raise Invalid("valid_from", f"Пересекается с правилом {_span(other)}: сначала задайте тому правилу дату "
+                                    "окончания")
+    row = PenaltyRule(valid_from=start, valid_to=end, mode=values["mode"], fixed_rate=values["fixed_rate"],
+                      citation=values["citation"], created_at=now or utcnow(), created_by_id=actor.id)
     db.session.add(row)
     try:
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise Invalid("valid_from", f"Правило с {date_ru(valid_from)} уже есть") from None
+        raise Invalid("valid_from", f"Правило с {date_ru(start)} уже есть") from None
     audit_record(actor=actor, action="penalty_rule_added", entity_type="penalty_rule", entity_id=row.id,
-                 changes={"valid_from": valid_from.isoformat(), "valid_to": valid_to.isoformat() if valid_to
-                          else None, "mode": mode, "fixed_rate": str(rate) if rate is not None else None,
-                          "citation": citation}, origin=origin)
+                 changes={"valid_from": start.isoformat(), "valid_to": end.isoformat() if end else None,
+                          "mode": row.mode, "fixed_rate": str(row.fixed_rate) if row.fixed_rate is not None else None,
+                          "citation": row.citation}, origin=origin)
     db.session.commit()
     return row
+
+
+def penalty_rule_get(*, actor: User, id) -> PenaltyRule:
+    _require_operator(actor)
+    key = valid_id(id)
+    rule = db.session.get(PenaltyRule, key) if key is not None else None
+    if rule is None:
+        raise NotFound("Нет такого правила")
+    return rule
+
+
+def penalty_rule_end(*, actor: User, rule: PenaltyRule, valid_to, origin: Origin = NO_ORIGIN) -> PenaltyRule:
+    """Set (or change) the last day of a rule, e.g. when the government ends or extends a moratorium."""
+    _require_operator(actor)
+    end = validate_all({"valid_to": lambda: parse_date(valid_to, "valid_to", "дату окончания")})["valid_to"]
+    if end is not None and end < rule.valid_from:
+        raise Invalid("valid_to", "Дата окончания раньше даты начала правила")
+    other = _overlap(rule.valid_from, end, skip=rule.id)
+    if other is not None:
+        raise Invalid("valid_to", f"Пересекается с правилом {_span(other)}")
+    old = rule.valid_to
+    rule.valid_to = end
+    audit_record(actor=actor, action="penalty_rule_ended", entity_type="penalty_rule", entity_id=rule.id,
+                 changes={"valid_to": [old.isoformat() if old else None, end.isoformat() if end else None]},
+                 origin=origin)
+    db.session.commit()
+    return rule
