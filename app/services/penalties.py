@@ -179,6 +179,7 @@ def allocate(debts: dict[date, Decimal], payments: list[PaymentIn]) -> dict[date
         if pay.period is not None:
             amount = take(pay.period, pay.paid_on, amount)
         credit += to_oldest(pay.paid_on, amount)
+    open_until(date.max)  # periods that begin after the last payment take what is left of an advance
     return paid
 
 
