@@ -19,7 +19,7 @@ def _len(n: int):
 
 class KeyRateForm(Form):
     valid_from = StringField("Действует с", validators=_len(10))
-    rate = StringField("Ключевая ставка, % годовых", validators=_len(8))
+    rate = StringField("Ключевая ставка, % годовых", validators=_len(20))
     source = StringField("Источник", validators=_len(300))
 
 
@@ -28,7 +28,7 @@ class PenaltyRuleForm(Form):
     valid_to = StringField("Действует по (включительно)", validators=_len(10))
     mode = SelectField("Порядок", validate_choice=False, choices=list(penalties.MODES.items()),
                        default="payment_day")
-    fixed_rate = StringField("Ставка, % годовых", validators=_len(8))
+    fixed_rate = StringField("Ставка, % годовых", validators=_len(20))
     citation = StringField("Основание", validators=_len(300))
 
 
