@@ -433,10 +433,20 @@ class ImportResult:
 
 
 def statement_set_penalty(*, statement: Statement, penalty: Decimal) -> Statement:
-    """Put the billing system's Пени on a statement and keep amount due = opening + charged + penalty − paid."""
+    """Put the billing system's Пени on a statement and keep amount due = opening + charged + penalty − paid.
+
+    Imported пени win over the portal's own (DOMAIN.md); the portal's figure stays in the basis for comparison.
+    """
+    basis = statement.penalty_basis or {}
+    portal = statement.penalty if basis and basis.get("source") != "import" else None
     statement.penalty = billing.money(penalty)
     statement.amount_due = billing.money(statement.opening_balance + statement.charged + statement.penalty
                                          - statement.paid)
+    statement.penalty_basis = {
+        "rule": "ЖК РФ ст. 155 ч. 14", "source": "import", "items": [],
+        "portal_amount": str(portal) if portal is not None else None,
+        "text": "Пени рассчитаны биллинговой системой управляющей организации и загружены из файла начислений.",
+    }
     return statement
 
 

@@ -10,6 +10,7 @@ import zxingcpp
 from pypdf import PdfReader
 
 from app.models import Charge, OpeningBalance, Payment, ReceiptPdf, Service, Statement, Tariff
+from app.models.billing import KeyRate, PenaltyRule
 from app.services import billing, receipt_batches, receipts
 from app.services.errors import Conflict, Invalid, NotAllowed
 from tests.factories import MeterFactory, ReadingFactory
@@ -147,7 +148,8 @@ def test_close_period_statements_and_payments(world, tariffs, water, db):
     s = db.session.query(Statement).filter_by(premises_id=world.p1.id, period=OCT).one()
     expected = Decimal("1465.29") + Decimal("243.60") + Decimal("852.00") + Decimal("353.40") + Decimal("55.00")
     assert (s.opening_balance, s.charged, s.paid, s.penalty) == (Decimal("1000.00"), expected, Decimal("1000.00"), 0)
-    assert s.amount_due == expected and s.due_date == date(2026, 11, 10)
+    # ЖК РФ ст. 155 ч. 1 (from 01.03.2026): by the 15th; 15.11.2026 is a Sunday, so Monday (ГК РФ ст. 193)
+    assert s.amount_due == expected and s.due_date == date(2026, 11, 16)
     assert report.premises == 3 and db.session.query(Charge).filter_by(premises_id=world.p1.id).count() == 5
     # November: half of October paid in November; the rest is debt, no пени yet (not a month overdue).
     db.session.add(Payment(premises_id=world.p1.id, paid_on=date(2026, 11, 9), amount=Decimal("1000.00")))
@@ -161,11 +163,19 @@ def test_close_period_statements_and_payments(world, tariffs, water, db):
 
 
 def test_penalty_on_debt_older_than_a_month(world, tariffs, db):
+    # ЖК РФ ст. 155 ч. 14: пени from the 31st day after the due date, not from the first day of the month.
+    db.session.add(KeyRate(valid_from=date(2025, 12, 22), rate=Decimal("16.00"), source="test"))
+    db.session.add(PenaltyRule(valid_from=date(2025, 1, 1), valid_to=date(2026, 12, 31), mode="capped",
+                               fixed_rate=Decimal("9.5"), citation="ПП РФ № 474 (ред. ПП № 329)"))
     db.session.add(OpeningBalance(premises_id=world.p1.id, period=OCT, amount=Decimal("10000.00")))
     db.session.commit()
     billing.period_close(actor=world.staff, building=world.building, period=OCT, now=CLOSE_AT)
     s = db.session.query(Statement).filter_by(premises_id=world.p1.id, period=OCT).one()
-    assert s.penalty == Decimal("98.17")  # 10 000 × 9.5 % / 300 × 31 days
+    # the opening debt counts as September's, due 15.10.2026: its 31st day is 15.11.2026
+    assert s.penalty == 0
+    billing.period_close(actor=world.staff, building=world.building, period=NOV, now=datetime(2027, 1, 1, tzinfo=UTC))
+    n = db.session.query(Statement).filter_by(premises_id=world.p1.id, period=NOV).one()
+    assert n.penalty == Decimal("50.67")  # 10 000 × 9.5 % / 300 × 16 days (15–30.11)
 
 
 def test_reclosing_replaces_charges_and_imported_period_is_refused(world, tariffs, db):
@@ -227,7 +237,7 @@ def test_pdf_text_and_qr_decoded_from_the_rendered_page(world, closed, db):
     text = " ".join(reader.pages[0].extract_text().split())
     for expected in ("Иванова Анна Петровна", "ул. Ленина, д. 1, кв. 1", "октябрь 2026", world.p1.account_number,
                      "Содержание жилого помещения", "Холодное водоснабжение", "Электроэнергия", "Обращение с ТКО",
-                     "Домофон", "Итого к оплате", "10.11.2026", "ВС-1"):
+                     "Домофон", "Итого к оплате", "16.11.2026", "ВС-1"):
         assert expected in text, expected
     total = f"{closed.amount_due:,.2f}".replace(",", " ").replace(".", ",")
     assert total in text.replace("\u00a0", " ")

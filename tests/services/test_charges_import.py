@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from app.extensions import db as _db
 from app.models import AuditLog, Charge, OpeningBalance, Payment, Service, Statement, TabularImport, Tariff, User
-from app.models.billing import ChargeSource
+from app.models.billing import ChargeSource, KeyRate, PenaltyRule
 from app.services import billing
 from app.services import charges_import as svc
 from app.services.errors import Conflict, Invalid, NotAllowed, NotFound
@@ -330,7 +330,7 @@ def test_apply_writes_imported_charges_statements_and_audit(world, services, db)
         ("TKO", Decimal("2"), Decimal("176.7"), Decimal("353.40"), Decimal("-176.70"), "Выбыл один жилец", 0,
          Decimal("176.70"), "import")]
     assert statement_of(db, world.p1) == (0, Decimal("1641.99"), 0, Decimal("12.34"), Decimal("1654.33"),
-                                          date(2026, 11, 10))
+                                          date(2026, 11, 16))  # the 15th (a Sunday) → Monday
     assert statement_of(db, world.p2)[1:5] == (Decimal("1365.29"), 0, 0, Decimal("1365.29"))
     assert db.session.query(Statement).filter_by(premises_id=world.p3.id).count() == 0  # not in the file
     audit = db.session.query(AuditLog).filter_by(action="charges_imported").one()
@@ -513,8 +513,11 @@ def test_statement_set_penalty_keeps_amount_due_consistent():
 
 
 def test_penalty_from_the_file_replaces_the_computed_one(world, services, db):
-    for p in (world.p1, world.p2):  # old debt: the portal would charge пени on it
-        db.session.add(OpeningBalance(premises_id=p.id, period=OCT, amount=Decimal("10000.00")))
+    db.session.add(KeyRate(valid_from=date(2025, 12, 22), rate=Decimal("16.00"), source="test"))
+    db.session.add(PenaltyRule(valid_from=date(2025, 1, 1), valid_to=date(2026, 12, 31), mode="capped",
+                               fixed_rate=Decimal("9.5"), citation="ПП РФ № 474 (ред. ПП № 329)"))
+    for p in (world.p1, world.p2):  # old debt (July's, due 17.08.2026): the portal would charge пени on it
+        db.session.add(OpeningBalance(premises_id=p.id, period=date(2026, 8, 1), amount=Decimal("10000.00")))
     db.session.add(Payment(premises_id=world.p1.id, paid_on=date(2026, 10, 5), amount=Decimal("3000.00")))
     db.session.commit()
     a1, a2 = world.p1.account_number, world.p2.account_number
@@ -526,7 +529,7 @@ def test_penalty_from_the_file_replaces_the_computed_one(world, services, db):
     assert (opening, charged, paid, penalty) == (Decimal("10000.00"), Decimal("1200.00"), Decimal("3000.00"),
                                                  Decimal("50.00"))
     assert due == opening + charged + penalty - paid == Decimal("8250.00")
-    # no Пени in the file for p2: the portal's own figure (10 000 × 9.5 % / 300 × 31 days)
+    # no Пени in the file for p2: the portal's own figure (10 000 × 9.5 % / 300 × 31 days, days 45–75)
     p2 = statement_of(db, world.p2)
     assert p2[3] == Decimal("98.17") and p2[4] == Decimal("10000.00") + Decimal("1000.00") + Decimal("98.17")
     # the next month's debt includes the file's Пени

@@ -51,7 +51,7 @@ def test_owner_list_detail_pdf(app, world, closed):
     assert "К оплате сейчас" in page
     detail = c.get("/receipts/2026-10")
     assert detail.status_code == 200 and "Содержание жилого помещения" in detail.text
-    assert "Оплатить до 10.11.2026" in detail.text
+    assert "Оплатить до 16.11.2026" in detail.text
     pdf = c.get("/receipts/2026-10.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
     assert pdf.headers["X-Receipt-Cache"] == "miss"

@@ -5,4 +5,4 @@ from flask import Blueprint
 
 bp = Blueprint("console", __name__, url_prefix="/console")
 
-from app.blueprints.console import buildings, council, routes, staff  # noqa: E402,F401
+from app.blueprints.console import buildings, council, rates, routes, staff  # noqa: E402,F401
