@@ -530,7 +530,9 @@ def period_close(*, actor: User, building: Building, period: date, now: datetime
         raise NotAllowed("Закрывать период может только управляющая организация")
     if period >= current_month(now):
         raise Invalid("period", "Закрыть можно только прошедший месяц")
-    from app.services.locks import building_lock  # after the checks: serialises close and the imports of this building (409)
+    # After the checks: serialises the close with the imports of this building (the loser gets 409)
+    from app.services.locks import building_lock
+
     building_lock(building.id)
     premises = list(db.session.scalars(select(Premises).where(Premises.building_id == building.id)))
     ids = [p.id for p in premises]
