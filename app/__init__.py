@@ -79,7 +79,10 @@ def create_app(config: object | str | None = None) -> Flask:
     _init_request_hooks(app)
     _init_errors(app)
 
+    from app import jobs
     from app.cli import register as register_cli
+
+    jobs.init_app(app)  # the job engine's storage (JOBS_URL) and the app its tasks run in
 
     register_cli(app)
     return app

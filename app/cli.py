@@ -10,11 +10,8 @@ from app.extensions import db
 
 
 def register(app: Flask) -> None:
-    from app import jobs
     from app.cli_readings import register as register_readings
 
-    # The job engine learns its storage and app here (create_app calls register); see the lead's note.
-    jobs.init_app(app)
     register_readings(app)
 
     @app.cli.command("seed-demo")

@@ -92,16 +92,27 @@ def lease(name: str, *, ttl: timedelta) -> Iterator[Lease]:
 
 def building_lock(building_id: int) -> None:
     """Lock the building's row until the transaction ends, or raise Conflict if another operation holds it."""
+    buildings_lock([building_id])
+
+
+def buildings_lock(ids) -> None:
+    """Lock the buildings' rows (in id order, so two operations never deadlock) until the transaction ends,
+    or raise Conflict (409, a Russian message) when another close or import holds one for longer than
+    BUILDING_LOCK_TIMEOUT_MS."""
+    ordered = sorted(set(ids))
+    if not ordered:
+        return
     dialect = db.session.get_bind().dialect.name
     try:
         if dialect == "postgresql":
             db.session.execute(text(f"SET LOCAL lock_timeout = '{BUILDING_LOCK_TIMEOUT_MS}ms'"))
-            db.session.execute(select(Building.id).where(Building.id == building_id).with_for_update())
+            db.session.execute(select(Building.id).where(Building.id.in_(ordered)).order_by(Building.id)
+                               .with_for_update())
             db.session.execute(text("SET LOCAL lock_timeout = 0"))
         else:
             # SQLite has no row locks: a write takes the database's write lock, which the other writer waits
             # for (busy timeout) and then gives up on.
-            db.session.execute(update(Building).where(Building.id == building_id).values(id=Building.id))
+            db.session.execute(update(Building).where(Building.id.in_(ordered)).values(id=Building.id))
     except OperationalError as error:
         db.session.rollback()
         raise Conflict(BUSY_MESSAGE) from error

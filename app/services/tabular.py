@@ -48,7 +48,7 @@ from sqlalchemy import select, update
 from app.access import access_for, valid_id
 from app.extensions import db
 from app.formatting import datetime_ru, number
-from app.models import Building, TabularImport, User
+from app.models import TabularImport, User
 from app.models.base import utcnow
 from app.services.errors import Conflict, Invalid, NotFound
 
@@ -631,12 +631,11 @@ def store_rows(imp_id: int, rows: list, summary: dict | None = None) -> None:
 
 
 def lock_buildings(ids: Iterable[int]) -> None:
-    """Row locks on the buildings (SELECT … FOR UPDATE on PostgreSQL, in id order so that two imports never
-    deadlock); SQLite serialises writers without it. Held until the transaction ends."""
-    ordered = sorted(set(ids))
-    if ordered:
-        db.session.execute(select(Building.id).where(Building.id.in_(ordered)).order_by(Building.id)
-                           .with_for_update())
+    """Row locks on the buildings until the transaction ends, shared with period close (app/services/locks.py):
+    a close or import of the same building holding it too long → Conflict (409), never a 500."""
+    from app.services.locks import buildings_lock
+
+    buildings_lock(ids)
 
 
 def now_or_utc(now: datetime | None) -> datetime:

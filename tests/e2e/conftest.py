@@ -42,7 +42,7 @@ def live_app(app_factory):
     from app.extensions import db
     from tests.conftest import _wipe, load_demo
 
-    app = app_factory(WTF_CSRF_ENABLED=True, PORTAL_URL="http://127.0.0.1", JOBS_MODE="thread",
+    app = app_factory(WTF_CSRF_ENABLED=True, PORTAL_URL="http://127.0.0.1",
                       LIVE_POLL_SECONDS=1)
     with app.app_context():
         _wipe()

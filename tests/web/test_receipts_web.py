@@ -109,7 +109,7 @@ def test_back_office_close_and_batch_with_polling(app, world, closed, db):
     r = c.post("/manage/receipts/batches", data={"building": world.building.id, "period": "2026-10"})
     assert r.status_code == 303
     batch = db.session.query(ReceiptBatch).one()
-    assert batch.status == "done"  # JOBS_MODE=sync in tests
+    assert batch.status == "done"  # JOBS_URL=immediate in tests
     poll = c.get(r.headers["Location"], headers={"HX-Request": "true", "HX-Target": "batch-progress"})
     assert poll.status_code == 286 and "Скачать PDF" in poll.text and "<html" not in poll.text
     pdf = c.get(f"/manage/receipts/batches/{batch.id}.pdf")

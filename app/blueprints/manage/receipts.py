@@ -68,6 +68,10 @@ def receipts_close():
         flash(error.message, "error")
     else:
         flash(f"Период закрыт: начислено {report.lines} строк на {report.premises} помещений.", "success")
+        for warning in report.warnings[:5]:  # lines that could not be computed (e.g. СОИ without a common area)
+            flash(warning, "warning")
+        if len(report.warnings) > 5:
+            flash(f"И ещё {len(report.warnings) - 5} предупреждений такого же рода.", "warning")
     return redirect(url_for("manage.receipts_index", building=building.id, period=period.strftime("%Y-%m")),
                     code=303)
 
