@@ -205,10 +205,11 @@ class ReceiptData:
     owners: list[User]
     lines: list  # apartment meter lines of the period (readings_svc.MeterLine)
     qr_text: str
-    recalculations: list = field(default_factory=list)
+    recalculations: list[Charge] = field(default_factory=list)  # the charges with a recalculation
     # Why the receipt carries no payment QR (the payee's details fail their checksums), else None
     qr_problem: str | None = None
     calc: list[CalcLine] = field(default_factory=list)
+    recalculation_lines: list[Recalculation] = field(default_factory=list)  # section 5, with reasons
     house_lines: list = field(default_factory=list)  # building meters (ОДПУ) of the period
     norms: list[Norm] = field(default_factory=list)
     instalments: list[InstalmentPart] = field(default_factory=list)
@@ -358,7 +359,8 @@ def receipt_data(premises: Premises, period: date) -> ReceiptData:
     return ReceiptData(
         premises=premises, organisation=organisation, statement=statement, charges=charges, payer=payer,
         owners=owners, lines=lines, qr_text=qr_text, qr_problem=problem,
-        recalculations=_recalculations(charges), calc=[_calc_line(c) for c in charges], house_lines=house_lines,
+        recalculations=[c for c in charges if c.recalculation], recalculation_lines=_recalculations(charges),
+        calc=[_calc_line(c) for c in charges], house_lines=house_lines,
         norms=_norms(charges), instalments=instalments, building_area=building_area,
         common_area=building.common_area, last_payment_on=last_payment_on, document_id=document_id,
         reading_window=reading_window_text(building), penalty_text=penalty_text, penalty_items=penalty_items,
