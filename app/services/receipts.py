@@ -16,7 +16,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import segno
 from flask import render_template
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.exc import IntegrityError
 
 from app.access import owners_of
@@ -126,12 +126,31 @@ def qr_bytes(text: str) -> bytes:
     return text.encode(QR_ENCODINGS.get(text[:7], "utf-8"))
 
 
+QR_MAX_VERSION = 15  # 77 modules: ≥ 0,42 mm a module at the printed 34 mm
+
+
 def _qr(text: str):
-    return segno.make(qr_bytes(text), error=QR_ERROR, mode="byte", boost_error=False, micro=False)
+    """Level M; a payload too long for version 15 at M (long bank and payer names) falls back to level L rather
+    than to smaller modules: at the printed size module width matters more to a phone than the last 8 % of
+    error correction (docs/receipts.md, "Size")."""
+    data = qr_bytes(text)
+    code = segno.make(data, error=QR_ERROR, mode="byte", boost_error=False, micro=False)
+    if code.version > QR_MAX_VERSION:
+        code = segno.make(data, error="l", mode="byte", boost_error=False, micro=False)
+    return code
 
 
 def qr_version(text: str) -> int:
     return _qr(text).version
+
+
+QR_PRINTED_MM = 34  # the code's printed width in pdf/receipt.html (.qr img), quiet zone of 2 modules included
+QR_BORDER = 2
+
+
+def qr_module_mm(text: str, printed_mm: float = QR_PRINTED_MM) -> float:
+    """How wide one module of the code is when printed: phone cameras read 0,3 mm and more."""
+    return printed_mm / (_qr(text).symbol_size(border=QR_BORDER)[0])
 
 
 def qr_png(text: str, *, scale: int = 6, border: int = 4) -> bytes:
@@ -143,7 +162,7 @@ def qr_png(text: str, *, scale: int = 6, border: int = 4) -> bytes:
 
 def qr_png_data_uri(text: str) -> str:
     # 2 px a module and 2 modules of quiet zone, laid out at a fixed size with crisp edges: a few hundred bytes
-    return "data:image/png;base64," + base64.b64encode(qr_png(text, scale=2, border=2)).decode()
+    return "data:image/png;base64," + base64.b64encode(qr_png(text, scale=2, border=QR_BORDER)).decode()
 
 
 # --- the receipt's data --------------------------------------------------------------------------------------
@@ -404,7 +423,8 @@ def _cache_row(premises_id: int, period: date):
 def receipt_pdf(premises: Premises, period: date, *, now: datetime | None = None) -> tuple[bytes, bool]:
     """The PDF and whether it came from the cache (same statement version, organisation details, window and
     template)."""
-    premises_id = premises.id
+    identity = inspect(premises).identity  # the key without refreshing an object expired by a commit
+    premises_id = identity[0] if identity else premises.id
     row = _cache_row(premises_id, period)
     if row is None:
         raise NotFound("Квитанции за этот месяц нет")

@@ -193,6 +193,26 @@ def test_qr_has_every_field_in_order_and_fits_a_low_version(world, flat):
     # without the payer's full name, address and ИПД (version 15); the same fields in UTF-8 are 412 bytes.
     assert len(receipts.qr_bytes(data.qr_text)) <= 360
     assert receipts.qr_version(data.qr_text) <= 14
+    assert receipts.qr_module_mm(data.qr_text) >= 0.44
+
+
+def test_qr_of_long_but_real_details_stays_readable(world, flat, db):
+    # The demo's bank name is 37 characters; the field allows 45. With a long payee and payer name, a ИПД and
+    # a big sum the text is 441 bytes — version 16 at level M; it falls back to level L (version 14), so a
+    # module stays ≥ 0,42 mm at the printed size.
+    world.uk.bank_name = "ЧИТИНСКОЕ ОТДЕЛЕНИЕ N8600 ПАО СБЕРБАНК РОССИИ"[:45]
+    world.uk.short_name = "ООО «Управляющая компания «Северный»"
+    world.owner.full_name = "Константинопольская Александра Александровна"
+    world.building.street = "ул. Бабушкина"
+    world.p1.number = "108а"
+    flat.amount_due = D("123456.78")
+    db.session.commit()
+    text = receipts.receipt_data(world.p1, OCT).qr_text
+    assert len(receipts.qr_bytes(text)) == 441
+    assert receipts.qr_version(text) <= 15 and receipts._qr(text).error == "L"
+    assert receipts.qr_module_mm(text) >= 0.42
+    pdf, _ = receipts.receipt_pdf(world.p1, OCT)
+    assert decode_pdf_qr(pdf) == [text]
 
 
 def test_qr_decoded_from_the_rendered_pdf_validates_the_payee(world, flat):
