@@ -16,10 +16,23 @@ from app.models import (
     StaffMembership,
     User,
 )
-from app.services import passwords
+from app.services import bankdetails, passwords
 
 PASSWORD = "correct horse battery"
 _hash_cache: dict[str, str] = {}
+
+
+def valid_inn(n: int, prefix: str = "75") -> str:
+    """A 10-digit organisation ИНН whose check digit is right (weights 2 4 10 3 5 9 4 6 8, mod 11 mod 10)."""
+    body = f"{prefix}{n:07d}"
+    return body + str(bankdetails._check_digit(body, bankdetails.INN10_WEIGHTS))
+
+
+# The real Сбербанк Чита pair and a settlement account whose control key fits it (docs/bank-details.md)
+VALID_BANK = {"bank_name": "ПАО СБЕРБАНК", "bank_bic": "047601637", "bank_account": "40702810674000012345",
+              "bank_corr_account": "30101810500000000637"}
+# The same account with a wrong control key (9th digit) — for tests of what happens with bad details
+INVALID_ACCOUNT = "40702810974000012345"
 
 
 def password_hash(password: str = PASSWORD) -> str:
@@ -42,14 +55,18 @@ class OrganisationFactory(Base):
     kind = "uk"
     name = factory.LazyAttribute(lambda o: f"Организация {o.short_name}")
     short_name = factory.Sequence(lambda n: f"Организация {n}")
-    inn = factory.Sequence(lambda n: f"75{n:08d}")
+    inn = factory.Sequence(valid_inn)  # check digit right: receipts print a payment QR for these
     kpp = "753601001"
     address = "672000, г. Чита, ул. Ленина, д. 1"
     phones = "+7 3022 00-00-00"
-    bank_name = "ПАО СБЕРБАНК"
-    bank_bic = "047601637"
-    bank_account = "40702810974000012345"
-    bank_corr_account = "30101810500000000637"
+    bank_name = VALID_BANK["bank_name"]
+    bank_bic = VALID_BANK["bank_bic"]
+    bank_account = VALID_BANK["bank_account"]
+    bank_corr_account = VALID_BANK["bank_corr_account"]
+
+    class Params:
+        # OrganisationFactory(invalid_bank=True): the account's control key does not fit the БИК
+        invalid_bank = factory.Trait(bank_account=INVALID_ACCOUNT)
 
 
 class BuildingFactory(Base):

@@ -201,6 +201,12 @@ def _clean(data: OrganisationInput) -> dict:
     return values
 
 
+# What the ЕПД prints or puts into its payment QR (settings: the reading window sentence)
+PRINTED_FIELDS = frozenset({"name", "short_name", "inn", "kpp", "address", "phones", "ads_phone", "office_hours",
+                            "email", "site", "bank_name", "bank_bic", "bank_account", "bank_corr_account",
+                            "settings"})
+
+
 def _apply(org: Organisation, values: dict) -> dict:
     kind = OrgKind.RSO if values["org_type"] == "rso" else OrgKind.UK
     changes = diff(org, {
@@ -221,6 +227,10 @@ def _apply(org: Organisation, values: dict) -> dict:
     if new != settings:
         changes["settings"] = [settings, new]
         org.settings = new
+    if org.id is not None and PRINTED_FIELDS.intersection(changes):
+        # Cached receipt PDFs are keyed by this version (app/services/receipts.py): bump it whenever
+        # something printed on the ЕПД or encoded in its QR changes, so they are rebuilt.
+        org.details_version = (org.details_version or 1) + 1
     return changes
 
 

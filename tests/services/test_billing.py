@@ -1,17 +1,13 @@
-"""Charges, statements, receipts: computation rules, the ЕПД PDF and its payment QR code."""
+"""Charges and statements: computation rules (the receipt itself: tests/services/test_receipts.py)."""
 
-import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-import pypdfium2
 import pytest
-import zxingcpp
-from pypdf import PdfReader
 
-from app.models import Charge, OpeningBalance, Payment, ReceiptPdf, Service, Statement, Tariff
+from app.models import Charge, OpeningBalance, Payment, Service, Statement, Tariff
 from app.models.billing import KeyRate, PenaltyRule
-from app.services import billing, receipt_batches, receipts
+from app.services import billing
 from app.services.errors import Conflict, Invalid, NotAllowed
 from tests.factories import MeterFactory, ReadingFactory
 
@@ -207,61 +203,3 @@ def test_current_debt_and_paid_flag(world, tariffs, db):
     db.session.commit()
     assert billing.current_debt(world.p1, date(2026, 12, 4)) == 0
     assert billing.premises_statements(world.p1)[0][1] is True
-
-
-# --- the receipt ---------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def closed(world, tariffs, water, db):
-    billing.period_close(actor=world.staff, building=world.building, period=OCT, now=CLOSE_AT)
-    return db.session.query(Statement).filter_by(premises_id=world.p1.id, period=OCT).one()
-
-
-def test_qr_text_is_gost_56042_with_sum_in_kopecks(world, closed):
-    text = receipts.receipt_data(world.p1, OCT).qr_text
-    kopecks = int(closed.amount_due * 100)
-    assert text == (
-        "ST00012|Name=ООО «УК Тест»|PersonalAcc=40702810974000012345|BankName=ПАО СБЕРБАНК|BIC=047601637|"
-        "CorrespAcc=30101810500000000637|PayeeINN=" + world.uk.inn + "|KPP=753601001|Sum=" + str(kopecks) +
-        "|Purpose=Оплата ЖКУ за 10.2026, л/с " + world.p1.account_number + "|PersAcc=" + world.p1.account_number +
-        "|PaymPeriod=10.2026|LastName=Иванова|Flat=1")
-    assert len(text.encode()) < 400
-
-
-def test_pdf_text_and_qr_decoded_from_the_rendered_page(world, closed, db):
-    pdf, cached = receipts.receipt_pdf(world.p1, OCT, now=CLOSE_AT)
-    assert not cached and pdf.startswith(b"%PDF")
-    reader = PdfReader(io.BytesIO(pdf))
-    assert len(reader.pages) == 1
-    text = " ".join(reader.pages[0].extract_text().split())
-    for expected in ("Иванова Анна Петровна", "ул. Ленина, д. 1, кв. 1", "октябрь 2026", world.p1.account_number,
-                     "Содержание жилого помещения", "Холодное водоснабжение", "Электроэнергия", "Обращение с ТКО",
-                     "Домофон", "Итого к оплате", "16.11.2026", "ВС-1"):
-        assert expected in text, expected
-    total = f"{closed.amount_due:,.2f}".replace(",", " ").replace(".", ",")
-    assert total in text.replace("\u00a0", " ")
-    image = pypdfium2.PdfDocument(pdf)[0].render(scale=2).to_pil()
-    codes = zxingcpp.read_barcodes(image)
-    assert [c.format.name for c in codes] == ["QRCode"]
-    assert codes[0].text == receipts.receipt_data(world.p1, OCT).qr_text
-    assert f"|Sum={int(closed.amount_due * 100)}|" in codes[0].text
-
-
-def test_pdf_cache_hit_until_data_changes(world, closed, db):
-    first, cached = receipts.receipt_pdf(world.p1, OCT)
-    again, cached_again = receipts.receipt_pdf(world.p1, OCT)
-    assert not cached and cached_again and again == first
-    world.uk.phones = "+7 3022 99-99-99"  # anything printed changes -> rebuilt
-    db.session.commit()
-    _, cached_after = receipts.receipt_pdf(world.p1, OCT)
-    assert not cached_after
-    assert db.session.query(ReceiptPdf).count() == 1
-
-
-def test_batch_renders_all_receipts_of_the_building(world, closed, db):
-    batch = receipt_batches.batch_create(actor=world.staff, building=world.building, period=OCT)
-    assert (batch.status, batch.total) == ("queued", 3)
-    done = receipt_batches.batch_run(batch.id, chunk=2)
-    assert (done.status, done.done) == ("done", 3)
-    assert len(PdfReader(io.BytesIO(done.pdf)).pages) == 3
