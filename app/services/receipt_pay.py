@@ -90,7 +90,12 @@ def payment_view(data) -> PaymentView:
     """From ReceiptData: whether to show the QR, the reason there is none, every requisite and the share text."""
     org, statement, premises = data.organisation, data.statement, data.premises
     valid = details_valid(org)
-    problem = data.qr_problem or (None if valid else INVALID_DETAILS)
+    if not valid:  # the general reason first, then the receipt's precise one («расчётный счёт не соответствует БИК»)
+        problem = INVALID_DETAILS + (f": {data.qr_problem}" if data.qr_problem else "")
+    elif data.qr_problem:
+        problem = data.qr_problem[:1].upper() + data.qr_problem[1:]
+    else:
+        problem = None
     amount = statement.amount_due if statement.amount_due > 0 else Decimal("0.00")
     match = PURPOSE_RE.search(data.qr_text or "")
     purpose = match.group(1) if match else f"Оплата ЖКУ за {statement.period:%m.%Y}, л/с {premises.account_number}"

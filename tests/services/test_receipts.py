@@ -97,7 +97,7 @@ def make_statement(world, db, services, *, period=OCT, recalculation=None, paid=
     charged = sum(c.total for c in charges)
     statement = Statement(premises_id=world.p1.id, period=period, opening_balance=opening, charged=charged,
                           paid=paid, penalty=penalty, amount_due=opening + charged + penalty - paid,
-                          issued_at=CLOSE_AT, due_date=date(2026, 11, 10))
+                          issued_at=CLOSE_AT, due_date=billing.due_date(OCT))
     db.session.add(statement)
     db.session.commit()
     return statement
