@@ -31,7 +31,7 @@ from app.services import readings as readings_svc
 from app.services.billing import charges_for
 from app.services.errors import NotFound
 
-TEMPLATE_VERSION = "2026-11-27.1"  # bump when pdf/receipt.html changes: cached PDFs are then rebuilt
+TEMPLATE_VERSION = "2026-12-01.1"  # bump when pdf/receipt.html changes: cached PDFs are then rebuilt
 KOPECK = Decimal("0.01")
 MONTHS_A_YEAR = 12
 
@@ -342,7 +342,7 @@ def _norms(charges: list[Charge]) -> list[Norm]:
 def _penalty(statement: Statement) -> tuple[str, list]:
     basis = statement.penalty_basis or {}
     items = list(basis.get("items") or [])
-    text = basis.get("text") or ""
+    text = (basis.get("text") or "").split("\n")[0]  # the headline; the per-period lines are on the receipt page
     if statement.penalty and not text:
         text = "Пени по ЖК РФ ст. 155 ч. 14 за просрочку оплаты"
     return text, items
