@@ -339,13 +339,37 @@ def _norms(charges: list[Charge]) -> list[Norm]:
     return norms
 
 
+def _period_label(value) -> str:
+    """A basis period ("2026-07-01" or already "07.2026") as ММ.ГГГГ."""
+    try:
+        return f"{date.fromisoformat(str(value)):%m.%Y}"
+    except ValueError:
+        return str(value)
+
+
+def _periods_word(n: int) -> str:
+    if n % 10 == 1 and n % 100 != 11:
+        return "период"
+    return "периода" if n % 10 in (2, 3, 4) and n % 100 not in (12, 13, 14) else "периодов"
+
+
 def _penalty(statement: Statement) -> tuple[str, list]:
+    """One line for the printed receipt: the headline of the пени basis and the span of debts it was charged on
+    (the per-period calculation is on the receipt page, «Из чего сложилась сумма»)."""
     basis = statement.penalty_basis or {}
     items = list(basis.get("items") or [])
-    text = (basis.get("text") or "").split("\n")[0]  # the headline; the per-period lines are on the receipt page
+    text = (basis.get("text") or "").split("\n")[0].rstrip(".")
     if statement.penalty and not text:
         text = "Пени по ЖК РФ ст. 155 ч. 14 за просрочку оплаты"
-    return text, items
+    if text and items:
+        periods = sorted(str(i.get("period")) for i in items if i.get("period"))
+        if periods:
+            first, last = _period_label(periods[0]), _period_label(periods[-1])
+            span = first if first == last else f"{first}–{last}"
+            text += f". Начислены на долг за {len(items)} {_periods_word(len(items))} ({span})"
+        if len(items) > 1:
+            text += "; расчёт по каждому периоду — в личном кабинете"
+    return (text + ".") if text else "", items
 
 
 def receipt_data(premises: Premises, period: date) -> ReceiptData:

@@ -285,8 +285,14 @@ def test_penalty_is_summarised_from_its_basis(world, db):
                                           "amount": "12.34"}]}
     db.session.commit()
     text = pdf_text(receipts.receipt_pdf(world.p1, OCT)[0])
-    assert "Пени за просрочку (ЖК РФ ст. 155 ч. 14); за 07.2026: долг 3000.00 ₽, 53 дн., 1/300 × 21 % = 12.34 ₽" \
-        in text
+    assert "Пени за просрочку (ЖК РФ ст. 155 ч. 14). Начислены на долг за 1 период (07.2026)." in text
+    statement.penalty_basis = {**statement.penalty_basis, "text": "Пени (ЖК РФ ст. 155 ч. 14): 12,34 ₽.\nДолг за…",
+                               "items": [{"period": "2025-12-01"}, {"period": "2026-07-01"}, {"period": "2026-02-01"}]}
+    statement.version += 1
+    db.session.commit()
+    text = pdf_text(receipts.receipt_pdf(world.p1, OCT)[0])
+    assert ("Пени (ЖК РФ ст. 155 ч. 14): 12,34 ₽. Начислены на долг за 3 периода (12.2025–07.2026); расчёт по "
+            "каждому периоду — в личном кабинете.") in text and "Долг за…" not in text
 
 
 def test_reading_window_sentence_follows_the_building(world, db):
