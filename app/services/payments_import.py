@@ -18,7 +18,7 @@ Two layouts are read (see docs/imports.md, «Реестр платежей ба�
 Preview → confirm, like every import (tabular_imports, kind "payments"): `payments_import_preview` checks each line
 (dates, amounts in kopecks > 0, commission ≥ 0, period ММГГГГ / ММ.ГГГГ, duplicates inside the file) and matches
 it to premises of the organisation by «Лицевой счёт» (Premises.account_number, or the ГИС ЖКХ ЕЛС). Each line
-gets a key, `external_id` = bank + date + operation number + account + amount (hashed), that makes a second
+gets a key, `external_id` = organisation + date + operation number + account + amount (hashed), that makes a second
 import of the same registry book nothing twice («уже загружено»). `payments_import_apply` claims the preview,
 locks the organisation and the buildings concerned, checks every line again and writes all or nothing: Payment
 rows for matched lines, UnmatchedPayment rows for the others, statements of closed periods re-issued so that
@@ -146,12 +146,13 @@ def _money(raw: str, key: str, *, required: bool = False) -> Decimal | None:
     return tabular.decimal_cell(raw, title=TITLES[key], places=2, limit=AMOUNT_LIMIT, required=required)
 
 
-def _key(bank: str, paid_on: date, operation: str, cells: dict, account: str, amount: Decimal) -> str:
-    """The line's identity across files: bank, date, operation number (or, without one, the branch, cashier and
-    time), account and amount. Hashed to fit the column; the readable parts are stored beside it."""
+def _key(paid_on: date, operation: str, cells: dict, account: str, amount: Decimal) -> str:
+    """The line's identity across files: date, operation number (or, without one, the branch, cashier and time),
+    account and amount — not the bank chosen on the form (the same file under another bank would book twice).
+    The organisation is added by `_match` (one УК's file can never mark another УК's line as loaded)."""
     operation = operation or f"{cells.get('branch', '')}/{cells.get('cashier', '')}/{cells.get('time', '')}"
-    parts = "|".join([bank, paid_on.isoformat(), operation.casefold(), account.upper(), f"{amount:.2f}"])
-    return f"{bank}:{hashlib.sha256(parts.encode()).hexdigest()[:40]}"
+    parts = "|".join([paid_on.isoformat(), operation.casefold(), account.upper(), f"{amount:.2f}"])
+    return hashlib.sha256(parts.encode()).hexdigest()[:40]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,7 +175,8 @@ class PaymentRow:
     operation: str = ""
     payer: str = ""
     address: str = ""
-    key: str = ""
+    key: str = ""  # the organisation + line_key: Payment/UnmatchedPayment.external_id
+    line_key: str = ""
     # found in the database
     premises: Premises | None = None
     loaded: bool = False
@@ -252,7 +254,7 @@ def parse_row(line: int, cells: dict[str, str], *, bank: str, today: date,
     row.payer = tabular.text(cells.get("payer", ""))[:200]
     row.address = tabular.text(cells.get("address", ""))[:300]
     if not errors:
-        row.key = _key(bank, row.paid_on, row.operation, row.cells, row.account, row.amount)
+        row.line_key = _key(row.paid_on, row.operation, row.cells, row.account, row.amount)
     return row
 
 
@@ -392,17 +394,19 @@ def _stored_rows(imp: TabularImport, today: date) -> list[PaymentRow]:
 def _check_file(rows: list[PaymentRow]) -> None:
     first: dict[str, int] = {}
     for row in rows:
-        if not row.key:
+        if not row.line_key:
             continue
-        if row.key in first:
-            row.errors.append(f"Повтор строки {first[row.key]}: тот же платёж (дата, номер операции, лицевой счёт и "
-                              "сумма). Уточните реестр в банке")
+        if row.line_key in first:
+            row.errors.append(f"Повтор строки {first[row.line_key]}: тот же платёж (дата, номер операции, лицевой "
+                              "счёт и сумма). Уточните реестр в банке")
         else:
-            first[row.key] = row.line
+            first[row.line_key] = row.line
 
 
 def _match(rows: list[PaymentRow], organisation_id: int) -> None:
     """Premises of the organisation by account number or ЕЛС; lines whose key is booked already."""
+    for r in rows:
+        r.key = f"o{organisation_id}:{r.line_key}" if r.line_key else ""
     accounts = sorted({r.account for r in rows if r.account and not r.errors})
     by_account: dict[str, Premises] = {}
     by_els: dict[str, Premises] = {}
@@ -593,11 +597,13 @@ def _reissue_statements(first_month: dict[int, date], now: datetime) -> int:
             by_period[s.period].append(s)
     count = 0
     for period in sorted(by_period):
-        kept = {s.premises_id: (s.penalty, s.version or 1, s.issued_at) for s in by_period[period]}
+        kept = {s.premises_id: (s.penalty, s.penalty_basis, s.version or 1, s.issued_at) for s in by_period[period]}
         premises = sorted((s.premises for s in by_period[period]), key=lambda p: p.id)
         for statement in billing.statements_issue(premises=premises, period=period, now=now):
-            penalty, version, issued_at = kept[statement.premises_id]
-            statement.penalty, statement.issued_at, statement.version = penalty, issued_at, version + 1
+            penalty, penalty_basis, version, issued_at = kept[statement.premises_id]
+            # the пени and their explanation stay as issued, together (the receipt must not contradict itself)
+            statement.penalty, statement.penalty_basis = penalty, penalty_basis
+            statement.issued_at, statement.version = issued_at, version + 1
             statement.amount_due = billing.money(statement.opening_balance + statement.charged + statement.penalty
                                                  - statement.paid)
             count += 1

@@ -233,7 +233,7 @@ def test_apply_books_matched_lines_and_lists_the_others(world, db):
             for x in payments] == [
         (world.p1.id, Decimal("1500.00"), Decimal("15.00"), NOV, "1000000001", "bank", p.imp.id),
         (world.p2.id, Decimal("2350.50"), Decimal("0.00"), NOV, "1000000002", "bank", p.imp.id)]
-    assert all(x.external_id.startswith("sber:") and len(x.external_id) <= 80 for x in payments)
+    assert all(x.external_id.startswith(f"o{world.uk.id}:") and len(x.external_id) <= 80 for x in payments)
     unmatched = db.session.query(UnmatchedPayment).one()
     assert (unmatched.organisation_id, unmatched.account_number, unmatched.amount, unmatched.payer,
             unmatched.address, unmatched.resolved_at) == (world.uk.id, "77770001", Decimal("800.00"),
@@ -264,6 +264,31 @@ def test_the_same_file_as_another_banks_registry_is_refused(world, db):
     with pytest.raises(Invalid, match="Выберите тот же банк") as error:
         preview(world, basic(world), bank="vtb")
     assert error.value.errors.keys() == {"bank"}
+
+
+def test_the_same_lines_saved_again_under_another_bank_book_nothing_twice(world, db):
+    """The file re-saved (other line endings, so another SHA-256) and sent as another bank's: the lines are the same
+    payments, so they are «уже загружено» — the bank on the form is not part of a line's identity."""
+    apply(world, preview(world, basic(world)).imp)
+    resaved = basic(world).replace(b"\r\n", b"\n")
+    again = preview(world, resaved, bank="vtb")
+    assert [r.status for r in again.rows] == ["loaded"] * 3 and not again.can_apply
+    assert db.session.query(Payment).count() == 2 and db.session.query(UnmatchedPayment).count() == 1
+
+
+def test_another_uks_registry_never_marks_our_payments_loaded(world, db):
+    """Staff of another УК import a registry holding our flat's line (one accountant serves both): it stays
+    unmatched for them, and our own registry still books it — their file cannot hide our residents' payments."""
+    theirs = svc.payments_import_preview(actor=world.staff_other, organisation_id=world.uk_other.id, bank="sber",
+                                         filename="r.txt", content=basic(world), now=NOW)
+    assert [r.status for r in theirs.rows] == ["unmatched"] * 3
+    svc.payments_import_apply(actor=world.staff_other, imp=theirs.imp, now=NOW)
+    ours = preview(world, basic(world))
+    assert [r.status for r in ours.rows] == ["book", "book", "unmatched"]
+    apply(world, ours.imp)
+    assert {x.premises_id for x in db.session.query(Payment)} == {world.p1.id, world.p2.id}
+    assert sorted(u.organisation_id for u in db.session.query(UnmatchedPayment)) == sorted(
+        [world.uk_other.id] * 3 + [world.uk.id])
 
 
 def test_a_line_booked_meanwhile_is_skipped_at_confirmation(world, db):
@@ -353,6 +378,20 @@ def test_a_payment_inside_a_closed_period_reissues_its_statement(world, db, octo
                                                                         version + 1)
     assert statement.issued_at.replace(tzinfo=UTC) == datetime(2026, 11, 1, tzinfo=UTC)  # the issue date stays
     assert billing.current_debt(world.p1, date(2026, 11, 25)) == Decimal("750.00")
+
+
+def test_a_reissued_statement_keeps_its_penalty_and_its_explanation_together(world, db, october):
+    basis = {"rule": "ЖК РФ ст. 155 ч. 14", "text": "Пени: 12,31 ₽", "items": [{"period": "2026-07-01",
+                                                                                 "amount": "12.31"}]}
+    october.penalty, october.penalty_basis = Decimal("12.31"), basis
+    october.amount_due += Decimal("12.31")
+    db.session.commit()
+    content = registry([line(world.p1.account_number, "250,00", op="1", day="30-10-2026", period="102026")])
+    apply(world, preview(world, content).imp)
+    db.session.expire_all()
+    statement = db.session.get(Statement, october.id)
+    assert (statement.penalty, statement.penalty_basis) == (Decimal("12.31"), basis)
+    assert statement.amount_due == Decimal("762.31")
 
 
 # --- unmatched payments ----------------------------------------------------------------------------------------
