@@ -1,6 +1,7 @@
 """Reporting periods and reading windows, in Asia/Chita local time."""
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,11 +29,17 @@ def current_month(now: datetime) -> date:
     return month_start(local_today(now))
 
 
+_PERIOD_RE = re.compile(r"([0-9]{4})-([0-9]{2})")
+
+
 def parse_period(raw: str | None) -> date | None:
-    """'2026-11' -> date(2026, 11, 1); None for anything else."""
+    """'2026-11' -> date(2026, 11, 1); None for anything else (strictly ASCII ГГГГ-ММ: int() alone would take
+    "10\n", "1_0" or Arabic-Indic digits, which then break a response header)."""
+    match = _PERIOD_RE.fullmatch(raw or "")
+    if match is None:
+        return None
     try:
-        year, month = (int(x) for x in (raw or "").split("-"))
-        return date(year, month, 1)
+        return date(int(match[1]), int(match[2]), 1)
     except ValueError:
         return None
 

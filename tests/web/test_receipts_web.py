@@ -399,3 +399,11 @@ def db_charge(premises, service):
     from app.extensions import db
 
     return db.session.query(Charge).filter_by(premises_id=premises.id, period=OCT, service_id=service.id).one()
+
+
+@pytest.mark.parametrize("period", ["2026-10%0A", "2026-1_0", "2026-%D9%A1%D9%A0", "2026-10%20", "+2026-10"])
+def test_a_period_that_int_would_take_is_not_found_not_500(app, world, explained, period):
+    """int() accepts "10\\n", "1_0" and Arabic-Indic digits; such a period reached the Content-Disposition header."""
+    c = owner_on_p1(app, world)
+    for url in (f"/receipts/{period}", f"/receipts/{period}.pdf", f"/receipts/{period}/qr.png"):
+        assert c.get(url).status_code == 404, url
