@@ -519,6 +519,9 @@ class CloseReport:
     warnings: list[str] = field(default_factory=list)  # lines that could not be computed, and why
 
 
+CLOSE_MONTHS_BACK = 36  # charges older than the limitation period (ГК РФ ст. 196: 3 years) are not recomputed
+
+
 def period_close(*, actor: User, building: Building, period: date, now: datetime | None = None,
                  origin: Origin = NO_ORIGIN) -> CloseReport:
     """Compute the period's charges for every premises of the building and issue statements.
@@ -530,6 +533,9 @@ def period_close(*, actor: User, building: Building, period: date, now: datetime
         raise NotAllowed("Закрывать период может только управляющая организация")
     if period >= current_month(now):
         raise Invalid("period", "Закрыть можно только прошедший месяц")
+    if period < add_months(current_month(now), -CLOSE_MONTHS_BACK):
+        raise Invalid("period", "Закрыть можно месяц не старше трёх лет: за более ранний срок начисления не "
+                                "пересчитываются (исковая давность, ГК РФ ст. 196)")
     # After the checks: serialises the close with the imports of this building (the loser gets 409)
     from app.services.locks import building_lock
 

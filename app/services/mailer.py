@@ -176,14 +176,16 @@ def _drain(now: datetime, limit: int, report: SendReport, held) -> None:
     except OSError as error:  # unreachable, refused, greeting failed: nobody is penalised
         report.unreachable = f"{type(error).__name__}: {error}"[:500]
         return
-    renewed = utcnow()
+    renewed = started = utcnow()
     try:
         for message_id in ids:
             if held is not None and utcnow() - renewed > LEASE_TTL / 2:
                 if not held.renew():
                     return  # the lease expired and was taken over: leave the rest to that drain
                 renewed = utcnow()
-            token = outbox_claim(message_id, now=now)
+            # the drain's clock moves on: a claim made late in a long drain is stamped late, so it is not taken
+            # for expired (and the message sent again) by another drain before CLAIM_TIMEOUT has really passed
+            token = outbox_claim(message_id, now=now + (utcnow() - started))
             if token is None:
                 continue
             message = db.session.get(OutboxMessage, message_id)
@@ -199,7 +201,8 @@ def _drain(now: datetime, limit: int, report: SendReport, held) -> None:
                     connection.host = None  # broken: do not QUIT on it
                     return
             else:
-                db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id)
+                db.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id,
+                                                               OutboxMessage.claim_token == token)
                                    .values(sent_at=now, attempts=OutboxMessage.attempts + 1, claimed_at=None,
                                            claim_token=None, last_error=None))
                 db.session.commit()

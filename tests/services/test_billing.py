@@ -193,6 +193,11 @@ def test_close_permissions_and_future(world, tariffs):
             billing.period_close(actor=world.by_role(role), building=world.building, period=OCT, now=CLOSE_AT)
     with pytest.raises(Invalid):
         billing.period_close(actor=world.staff, building=world.building, period=date(2026, 12, 1), now=CLOSE_AT)
+    # three years back is the limit (ГК РФ ст. 196): December 2023 closes, November 2023 and 1900 do not
+    billing.period_close(actor=world.staff, building=world.building, period=date(2023, 12, 1), now=CLOSE_AT)
+    for old in (date(2023, 11, 1), date(1900, 1, 1)):
+        with pytest.raises(Invalid, match="не старше трёх лет"):
+            billing.period_close(actor=world.staff, building=world.building, period=old, now=CLOSE_AT)
 
 
 def test_current_debt_and_paid_flag(world, tariffs, db):
