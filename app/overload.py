@@ -4,7 +4,7 @@ On the 25th a burst past capacity used to snowball: gunicorn's listen queue fill
 the ones whose clients had already given up, and the backlog lasted minutes (issue #13). nginx stamps each request
 with the time it received it (`proxy_set_header X-Request-Start "t=${msec}";`, deploy/nginx-portal.conf); when a
 sync worker finally takes the request, this middleware compares that stamp with the clock. Past the limit
-(OVERLOAD_QUEUE_LIMIT_MS, 5 s by default) the client has most likely left or is about to: the worker answers a
+(OVERLOAD_QUEUE_LIMIT_MS, 3 s by default) the client has most likely left or is about to: the worker answers a
 small Russian 503 page with Retry-After in well under a millisecond — no session, no database, no template — and
 moves on to a request that can still be served in time.
 
@@ -22,7 +22,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 
-DEFAULT_LIMIT_MS = 5000
+DEFAULT_LIMIT_MS = 3000
 RETRY_AFTER_SECONDS = 60
 NEVER_SHED_PREFIXES = ("/static/", "/health", "/favicon")
 
