@@ -7,8 +7,8 @@ from pathlib import Path
 from flask import Flask, flash, has_request_context, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app import formatting
-from app.extensions import csrf, db, limiter, login_manager, mail, migrate
+from app import formatting, overload
+from app.extensions import compress, csrf, db, limiter, login_manager, mail, migrate
 from app.htmx import add_vary, is_htmx
 
 CSP = (
@@ -59,6 +59,8 @@ def create_app(config: object | str | None = None) -> Flask:
         parallelism=app.config["ARGON2_PARALLELISM"],
     )
 
+    compress.init_app(app)  # first after_request registered = the last to run: it sees the final body
+    overload.init_app(app)  # queue-time shedding (WSGI middleware), see app/overload.py
     db.init_app(app)
     _sqlite_unicode_lower(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))

@@ -1,6 +1,7 @@
 """Extension objects, bound to the app in create_app()."""
 
 from flask import Flask, request, session
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -24,6 +25,75 @@ migrate = Migrate(render_as_batch=True, compare_type=True)
 login_manager = LoginManager()
 csrf = CSRFProtect()
 mail = Mail()
+
+
+class StaticCompressCache:
+    """Compressed static files, kept per process: their URLs carry a content hash (?v=…), so a key never goes
+    stale. Only keys of static files are stored (see `compress_cache_key`); pages are compressed afresh every time
+    and never cached, as they carry personal data."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, bytes] = {}
+
+    def get(self, key: str) -> bytes | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: bytes) -> None:
+        if ";static:" in key and len(self.data) < 256:
+            self.data[key] = value
+
+
+def compress_cache_key(req) -> str:
+    if req.endpoint == "static":
+        return "static:" + req.full_path
+    return f"page:{id(req)}"  # never stored by StaticCompressCache
+
+
+class PortalCompress(Compress):
+    """Compression by the app itself (gzip and brotli) for when no proxy compresses (`make run`, gunicorn alone).
+
+    Only text types above COMPRESS_MIN_SIZE; PDFs, PNGs, XLSX and every other binary type pass as they are.
+    Behind nginx the proxy sees Content-Encoding and passes the body through. Set COMPRESS_REGISTER=False
+    (env PORTAL_COMPRESS=0) to leave it all to the proxy.
+    """
+
+    def init_app(self, app: Flask) -> None:
+        import os
+
+        defaults = {
+            "COMPRESS_REGISTER": os.environ.get("PORTAL_COMPRESS", "1") != "0",
+            "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/plain", "text/csv", "text/javascript",
+                                   "application/javascript", "application/json", "image/svg+xml"],
+            "COMPRESS_ALGORITHM": ["br", "gzip"],
+            "COMPRESS_ALGORITHM_STREAMING": ["br"],  # Flask-Compress cannot stream gzip
+            "COMPRESS_BR_LEVEL": 5,
+            "COMPRESS_LEVEL": 6,
+            "COMPRESS_MIN_SIZE": 512,
+            "COMPRESS_CACHE_BACKEND": StaticCompressCache,
+            "COMPRESS_CACHE_KEY": compress_cache_key,
+        }
+        for key, value in defaults.items():
+            app.config.setdefault(key, value)
+        super().init_app(app)
+        if app.config["COMPRESS_REGISTER"]:
+            # Registered after Compress: runs before it. A static file is a streamed file wrapper; read it into
+            # memory (they are small) so it is compressed once, cached, and not re-compressed on every request.
+            app.after_request(_materialise_static)
+
+    def after_request(self, response):
+        if response.status_code == 206:  # a byte range of the file as stored: never re-encode it
+            return response
+        return super().after_request(response)
+
+
+def _materialise_static(response):
+    if request.endpoint == "static" and response.status_code == 200 and response.is_streamed:
+        response.direct_passthrough = False
+        response.set_data(response.get_data())
+    return response
+
+
+compress = PortalCompress()
 
 
 def client_ip() -> str:
