@@ -112,3 +112,31 @@ def test_owner_board_shows_numbers_only(page, open_window):
     page.wait_for_url("**period=*")
     assert_fits(page)
     assert_accessible(page, "board")
+
+
+def test_council_saves_a_cell_without_javascript(browser, base_url, live_app, open_window):
+    """With scripting off the <noscript> token is a real field: Enter in a cell posts its form and the reading is
+    saved (the grid's cells carry no token element when JavaScript runs)."""
+    with live_app.app_context():
+        building_id = db.session.scalar(select(Building.id).where(Building.house == "108"))
+        db.session.remove()
+    context = browser.new_context(base_url=base_url, java_script_enabled=False, viewport={"width": 360, "height": 800})
+    page = context.new_page()
+    try:
+        login(page, "council")
+        page.goto(f"/manage/readings?building={building_id}")
+        cell = page.get_by_label("кв. 13, Холодная вода")
+        value = plus(page, cell, 3)
+        cell.fill(value)
+        cell.press("Enter")
+        page.wait_for_load_state()
+        assert "сохранено" in page.content() or page.get_by_label("кв. 13, Холодная вода").input_value() == value
+        with live_app.app_context():
+            meter = db.session.scalars(select(Meter).join(Meter.premises).where(
+                Meter.building_id == building_id, Meter.resource == "cold_water")).all()
+            saved = db.session.scalars(select(Reading).where(Reading.meter_id.in_([m.id for m in meter]),
+                                                             Reading.period == current_month(utcnow()))).all()
+            db.session.remove()
+        assert len(saved) == 1
+    finally:
+        context.close()
