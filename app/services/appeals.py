@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import and_, case, func, select, update
-from sqlalchemy.orm import joinedload
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from app.access import NOT_FOUND, access_for, row_get, valid_id
 from app.extensions import db
