@@ -524,13 +524,17 @@ def board_tiles(building: Building, period: date, *, resources: set[Resource] | 
     meter_on = (Meter.premises_id == Premises.id) & (Meter.building_id == building.id) & Meter.archived.is_(False)
     if resources is not None:
         meter_on = meter_on & Meter.resource.in_(resources)
-    query = (
-        select(Premises, func.count(Meter.id), func.count(Reading.id))
+    counts = (
+        select(Premises.id.label("premises_id"), func.count(Meter.id).label("meters"),
+               func.count(Reading.id).label("done"))
         .outerjoin(Meter, meter_on)
         .outerjoin(Reading, (Reading.meter_id == Meter.id) & (Reading.period == period))
         .where(Premises.building_id == building.id)
         .group_by(Premises.id)
+        .subquery()
     )
+    # Grouped in a subquery: Premises joins its building eagerly, and PostgreSQL won't group those columns.
+    query = select(Premises, counts.c.meters, counts.c.done).join(counts, counts.c.premises_id == Premises.id)
     tiles = [BoardTile(p, int(meters), int(done)) for p, meters, done in db.session.execute(query)]
     return sorted(tiles, key=lambda t: t.premises.sort_key)
 
