@@ -18,8 +18,19 @@ from sqlalchemy import func, insert, select, text
 
 from app import create_app
 from app.extensions import db
-from app.models import (Appeal, AppealCategory, Building, Meter, Organisation, Ownership, Premises, Question,
-                        Reading, StaffMembership, User)
+from app.models import (
+    Appeal,
+    AppealCategory,
+    Building,
+    Meter,
+    Organisation,
+    Ownership,
+    Premises,
+    Question,
+    Reading,
+    StaffMembership,
+    User,
+)
 from app.services import accounts, appeals, passwords, questions, sessions
 from app.services import readings as svc
 from app.services.periods import add_months, current_month
