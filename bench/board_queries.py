@@ -2,7 +2,8 @@
 PostgreSQL, then the board and the grid of one 200-flat building before / after side by side, and EXPLAIN (ANALYZE)
 of every hot query.
 
-Run: `BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test_scale .venv/bin/python -m bench.board_queries`
+Run: `BENCH_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test_scale \
+      .venv/bin/python -m bench.board_queries`
 (the database's public schema is DROPPED and rebuilt). Rows go in by executemany without RETURNING (ids given).
 """
 
@@ -93,7 +94,8 @@ def build(now: datetime):
         db.session.add(category)
         db.session.flush()
     db.session.execute(insert(Appeal), [
-        dict(organisation_id=1 + (k % 2), building_id=1 + k % BUILDINGS, premises_id=1 + k % pid, author_id=11 + k % pid,
+        dict(organisation_id=1 + (k % 2), building_id=1 + k % BUILDINGS, premises_id=1 + k % pid,
+             author_id=11 + k % pid,
              category_id=category.id, number=f"B-{k}", year=2026, seq=k + 1, place_kind="premises", text="Текст",
              status=("registered", "in_progress", "done", "closed")[k % 4], registered_at=now - timedelta(days=k % 90),
              deadline_at=now + timedelta(days=(k % 60) - 30), version=1, reopen_count=0, updated_at=now)
@@ -105,7 +107,8 @@ def build(now: datetime):
              version=1) for k in range(6000)])
     db.session.commit()
     for table in ("organisations", "buildings", "premises", "users", "meters"):
-        db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"))
+        db.session.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                                f"(SELECT max(id) FROM {table}))"))
     db.session.execute(text("ANALYZE"))
     db.session.commit()
     return time.perf_counter() - started, len(readings), mid, pid
@@ -197,16 +200,20 @@ def main(rounds: int = 15):
             assert r.status_code == 200, (path, r.status_code)
 
         print("\n| page (test client) | before median / p90 ms | after median / p90 ms |\n|---|---:|---:|")
+        new_tiles = svc.board_tiles
+
+        def old_board(building_, period_, resources=None):
+            return svc.board_rows(building_, period_, resources=resources)
+
         for who, path, label in pages:
-            old_tiles = svc.board_tiles
 
             def before(who=who, path=path):
                 svc._previous_for = old_previous_for
-                svc.board_tiles = lambda b, p, resources=None: svc.board_rows(b, p, resources=resources)
+                svc.board_tiles = old_board
                 try:
                     page(who, path)
                 finally:
-                    svc._previous_for, svc.board_tiles = new_previous, old_tiles
+                    svc._previous_for, svc.board_tiles = new_previous, new_tiles
 
             b = timed(before, rounds)
             a = timed(lambda who=who, path=path: page(who, path), rounds)
@@ -227,7 +234,8 @@ def main(rounds: int = 15):
                 select(Reading).where(Reading.meter_id.in_(ids), Reading.period == period))
         meter_on = (Meter.premises_id == Premises.id) & (Meter.building_id == 1) & Meter.archived.is_(False)
         explain("owners' board: one aggregate", select(Premises.id, func.count(Meter.id), func.count(Reading.id))
-                .outerjoin(Meter, meter_on).outerjoin(Reading, (Reading.meter_id == Meter.id) & (Reading.period == period))
+                .outerjoin(Meter, meter_on)
+                .outerjoin(Reading, (Reading.meter_id == Meter.id) & (Reading.period == period))
                 .where(Premises.building_id == 1).group_by(Premises.id))
         explain("login lookup (accounts.find_by_login)", select(User).where(func.lower(User.login) == "owner1234"))
         scope = questions.inbox_scope(staff)
