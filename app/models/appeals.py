@@ -173,7 +173,11 @@ class Question(db.Model):
     """A question of an owner to the УК, the council of the building, or a supplier (РСО)."""
 
     __tablename__ = "questions"
-    __table_args__ = (Index("ix_questions_inbox", "addressee", "building_id", "status"),)
+    __table_args__ = (
+        Index("ix_questions_inbox", "addressee", "building_id", "status"),
+        # The УК and РСО inbox asks by organisation (questions.InboxScope.clause), not by building.
+        Index("ix_questions_inbox_org", "addressee", "organisation_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
@@ -32,6 +32,8 @@ ROLE_LABELS = {
 
 class User(UserMixin, db.Model):
     __tablename__ = "users"
+    # The login lookup (accounts.find_by_login) compares lower(login): the index is on that expression.
+    __table_args__ = (Index("ux_users_login_lower", text("lower(login)"), unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)

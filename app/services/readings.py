@@ -114,19 +114,26 @@ def _readings_for(meter_ids: list[int], period: date) -> dict[int, Reading]:
 
 
 def _previous_for(meter_ids: list[int], period: date) -> dict[int, Reading]:
-    """The latest reading before the period, per meter, in one query."""
+    """The latest reading before the period, per meter, in one query.
+
+    One index lookup per meter (the unique (meter_id, period) index read backwards, LIMIT 1), driven from the
+    meters: the cost follows the number of meters asked for, not the size of their history (the old
+    MAX(period) GROUP BY read every earlier reading of every meter; docs/performance.md, «Queries that scale»).
+    """
     if not meter_ids:
         return {}
-    latest = (
-        select(Reading.meter_id, func.max(Reading.period).label("period"))
-        .where(Reading.meter_id.in_(meter_ids), Reading.period < period)
-        .group_by(Reading.meter_id)
-        .subquery()
+    latest_id = (
+        select(Reading.id)
+        .where(Reading.meter_id == Meter.id, Reading.period < period)
+        .order_by(Reading.period.desc())
+        .limit(1)
+        .correlate(Meter)
+        .scalar_subquery()
     )
-    rows = db.session.scalars(
-        select(Reading).join(latest, (Reading.meter_id == latest.c.meter_id) & (Reading.period == latest.c.period))
-    )
-    return {r.meter_id: r for r in rows}
+    ids = [i for i in db.session.scalars(select(latest_id).where(Meter.id.in_(meter_ids))) if i is not None]
+    if not ids:
+        return {}
+    return {r.meter_id: r for r in db.session.scalars(select(Reading).where(Reading.id.in_(ids)))}
 
 
 def _next_for(meter: Meter, period: date) -> Reading | None:
@@ -479,7 +486,7 @@ def board_rows(building: Building, period: date, *, entrance: int | None = None,
     return [BoardRow(p, by_premises.get(p.id, [])) for p in premises]
 
 
-def board_progress(rows: list[BoardRow]) -> tuple[EntranceProgress, list[EntranceProgress]]:
+def board_progress(rows: "list[BoardRow] | list[BoardTile]") -> tuple[EntranceProgress, list[EntranceProgress]]:
     total = EntranceProgress(None)
     entrances: dict[int | None, EntranceProgress] = {}
     for row in rows:
@@ -490,6 +497,46 @@ def board_progress(rows: list[BoardRow]) -> tuple[EntranceProgress, list[Entranc
             p.total += 1
             p.done += row.status == "done"
     return total, [entrances[k] for k in sorted(entrances, key=lambda e: (e is None, e or 0))]
+
+
+@dataclass
+class BoardTile:
+    """One premises on the owners' board: how many active registers it has and how many have the period's reading.
+
+    The owners' view shows done / not done only (152-ФЗ: no names, no values), so it needs counts, not readings.
+    """
+
+    premises: Premises
+    meters: int
+    done: int
+    lines: tuple = ()
+
+    @property
+    def status(self) -> str:
+        """The same four states as BoardRow.status."""
+        if not self.meters:
+            return "none"
+        return "done" if self.done == self.meters else ("partial" if self.done else "missing")
+
+
+def board_tiles(building: Building, period: date, *, resources: set[Resource] | None = None) -> list[BoardTile]:
+    """The owners' board of a building in one aggregate query: premises with counts of registers and readings."""
+    meter_on = (Meter.premises_id == Premises.id) & (Meter.building_id == building.id) & Meter.archived.is_(False)
+    if resources is not None:
+        meter_on = meter_on & Meter.resource.in_(resources)
+    counts = (
+        select(Premises.id.label("premises_id"), func.count(Meter.id).label("meters"),
+               func.count(Reading.id).label("done"))
+        .outerjoin(Meter, meter_on)
+        .outerjoin(Reading, (Reading.meter_id == Meter.id) & (Reading.period == period))
+        .where(Premises.building_id == building.id)
+        .group_by(Premises.id)
+        .subquery()
+    )
+    # Grouped in a subquery: Premises joins its building eagerly, and PostgreSQL won't group those columns.
+    query = select(Premises, counts.c.meters, counts.c.done).join(counts, counts.c.premises_id == Premises.id)
+    tiles = [BoardTile(p, int(meters), int(done)) for p, meters, done in db.session.execute(query)]
+    return sorted(tiles, key=lambda t: t.premises.sort_key)
 
 
 @dataclass

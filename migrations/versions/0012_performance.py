@@ -18,6 +18,12 @@ depends_on = None
 
 def upgrade():
     # --- scale ---
+    # Login lookup by the normalised login (accounts.find_by_login: lower(login) = :login).
+    op.create_index("ux_users_login_lower", "users", [sa.text("lower(login)")], unique=True)
+    # The УК / РСО inbox: addressee + organisation_id (+ status for the tabs).
+    op.create_index("ix_questions_inbox_org", "questions", ["addressee", "organisation_id", "status"])
+    # Readings by (meter, period): the unique constraint uq_readings_meter_id_period already is that index
+    # (the board's "latest before the month" reads it backwards); nothing to add.
     # --- end scale ---
     # --- fixedcost ---
     # --- end fixedcost ---
@@ -28,5 +34,7 @@ def downgrade():
     # --- fixedcost ---
     # --- end fixedcost ---
     # --- scale ---
+    op.drop_index("ix_questions_inbox_org", table_name="questions")
+    op.drop_index("ux_users_login_lower", table_name="users")
     # --- end scale ---
     pass

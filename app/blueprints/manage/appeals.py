@@ -11,6 +11,7 @@ from app.models.base import utcnow
 from app.models.people import Role
 from app.services import appeals as svc
 from app.services.errors import Conflict, Invalid, Locked
+from app.services.paging import page_number
 from app.web import roles_required
 
 
@@ -29,11 +30,15 @@ def _filters() -> svc.BoardFilters:
 def appeals_board():
     now = utcnow()
     filters = _filters()
-    rows, counts = svc.board(current_user, filters, now)
+    rows, counts, pager = svc.board_page(current_user, filters, now, page=page_number(request.args.get("page")))
     buildings, categories = svc.board_choices(current_user)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
     context = {
         "rows": rows,
         "counts": counts,
+        "pager": pager,
+        "pager_url": lambda n: url_for("manage.appeals_board", **args, page=n if n > 1 else None),
+        "pager_target": "appeals-board",
         "filters": filters,
         "now": now,
         "colleagues": svc.colleagues(current_user),

@@ -5,7 +5,6 @@ from app.access import (
     access_for,
     account_get,
     managed_building_get,
-    managed_buildings,
     managed_premises_get,
     owners_of,
 )
@@ -18,10 +17,11 @@ from app.models.people import Role
 from app.services import accounts
 from app.services.apartment import premises_history
 from app.services.errors import Conflict, Invalid
-from app.services.home import building_stats
+from app.services.home import building_stats_page
 from app.services.letters import credential_letter_pdf
 from app.services.manage import building_premises_rows
 from app.services.meters import building_meters, premises_meters
+from app.services.paging import page_number
 from app.services.periods import local_today
 from app.web import form_error, origin, roles_required
 
@@ -31,7 +31,12 @@ MANAGERS = (Role.STAFF, Role.COUNCIL)
 @bp.get("/")
 @roles_required(*MANAGERS)
 def index():
-    return render_template("manage/index.html", stats=building_stats(managed_buildings(current_user)))
+    stats, pager = building_stats_page(current_user, page=page_number(request.args.get("page")))
+    context = {"stats": stats, "pager": pager, "pager_target": "building-list",
+               "pager_url": lambda n: url_for("manage.index", page=n if n > 1 else None)}
+    if targets("building-list"):
+        return render_fragment("manage/_building_list.html", **context)
+    return render_template("manage/index.html", **context)
 
 
 @bp.get("/buildings/<int:building_id>")

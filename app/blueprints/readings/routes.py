@@ -93,7 +93,10 @@ def building():
         period = latest
     entrance = request.args.get("entrance", type=int)
     resources = access_for(current_user).supplier_resources(building) if view == "resource" else None
-    rows = svc.board_rows(building, period, entrance=entrance if view != "numbers" else None, resources=resources)
+    if view == "numbers":  # done / not done per flat: one aggregate query, no readings loaded
+        rows = svc.board_tiles(building, period, resources=resources)
+    else:
+        rows = svc.board_rows(building, period, entrance=entrance, resources=resources)
     total, entrances = svc.board_progress(rows)
     context = {
         "building": building, "buildings": buildings, "view": view, "period": period, "rows": rows,
