@@ -47,7 +47,7 @@ def account_add(user: User) -> None:
 
 
 def find_by_login(login: str) -> User | None:
-    login = (login or "").strip().lower()
+    login = unicodedata.normalize("NFKC", (login or "").strip().lower())  # as logins are made (see below)
     if not login:
         return None
     return db.session.scalar(select(User).where(func.lower(User.login) == login))
