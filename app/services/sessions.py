@@ -60,6 +60,12 @@ def _new_row(*, user: User, origin: Origin, lifetime: timedelta, two_factor_pass
     return token, row
 
 
+def remember_allowed(user: User) -> bool:
+    """«Запомнить меня на этом телефоне» is for owners only: an account with a back-office role (council, УК,
+    supplier, operator) reaches other people's data and keeps the ordinary 12-hour session."""
+    return not user.is_staff_like
+
+
 def session_start(
     *,
     user: User,
@@ -74,11 +80,15 @@ def session_start(
 
     The token is also set on user.session_token, which User.get_id() hands to Flask-Login.
     A staff, council or operator account logging in without a second factor starts its grace period
-    for enrolling one (see app/services/twofactor.py).
+    for enrolling one (see app/services/twofactor.py). remember=True (owners only, remember_allowed) opens
+    a remembered session: REMEMBER_LIFETIME absolute, REMEMBER_IDLE idle.
     """
     from app.services import twofactor
 
     now = now or utcnow()
+    remember = remember and remember_allowed(user)
+    if remember:
+        lifetime = REMEMBER_LIFETIME
     token, _row = _new_row(user=user, origin=origin, lifetime=lifetime, two_factor_passed=two_factor_passed,
                            remember=remember, now=now)
     if grace_starts and not two_factor_passed:
@@ -180,7 +190,9 @@ def session_renew(
                                       UserSession.user_id == user.id)
         )
     passed = bool(current and current.two_factor_passed and current.revoked_at is None)
-    remember = bool(current and current.remember)
+    remember = bool(current and current.remember) and remember_allowed(user)
+    if remember:  # a remembered phone stays remembered, from the renewal on
+        lifetime = REMEMBER_LIFETIME
     _revoke_all(user.id, reason=reason, now=now)
     new_token, _row = _new_row(user=user, origin=origin, lifetime=lifetime, two_factor_passed=passed,
                                remember=remember, now=now)
