@@ -57,6 +57,7 @@ def create_app(config: object | str | None = None) -> Flask:
         time_cost=app.config["ARGON2_TIME_COST"],
         memory_cost=app.config["ARGON2_MEMORY_COST"],
         parallelism=app.config["ARGON2_PARALLELISM"],
+        max_concurrent=app.config.get("ARGON2_MAX_CONCURRENT", passwords.DEFAULT_MAX_CONCURRENT),
     )
 
     compress.init_app(app)  # first after_request registered = the last to run: it sees the final body

@@ -57,6 +57,16 @@ class User(UserMixin, db.Model):
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Start of the grace period for enrolling a second factor (staff, council, operators)
     two_factor_required_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The unread-notices badge, cached on the row that every request loads anyway (app/services/notices.py
+    # unread_count; docs/performance.md «Fixed cost per request»): the count, for which audience (buildings,
+    # entrances, council seats) it was computed, and the moments between which it holds. NULL: unknown.
+    # notices_gen is bumped by every invalidation (publish, edit, withdraw, read): a count computed before an
+    # invalidation is never stored after it.
+    unread_notices: Mapped[int | None] = mapped_column(Integer)
+    unread_key: Mapped[str | None] = mapped_column(String(32))
+    unread_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unread_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    notices_gen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     ownerships: Mapped[list["Ownership"]] = relationship(  # noqa: F821
         back_populates="user", lazy="selectin", cascade="all, delete-orphan"

@@ -1,11 +1,13 @@
 """Notices (оповещения): posted by the УК, the council or a supplier to buildings; the owner feed with unread
 marks; email to those who opted in, through the durable outbox, exactly once per recipient."""
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.access import access_for, valid_id
 from app.extensions import db
@@ -28,6 +30,7 @@ from app.services.context import NO_ORIGIN, Origin
 from app.services.errors import Invalid, Locked, NotAllowed, NotFound
 from app.services.mailer import outbox_enqueue
 from app.services.periods import TZ
+from app.services.side_writes import side_write
 from app.services.validation import clean_text, validate_all
 
 UNREAD_WINDOW = timedelta(days=30)
@@ -229,6 +232,7 @@ def notice_publish(
             notice.targets.append(NoticeTarget(building_id=b_id, entrance=entrance))
     db.session.add(notice)
     db.session.flush()
+    _invalidate(building_ids=ids)
     queued = _queue_emails(notice, now)
     audit_record(
         actor=actor,
@@ -265,6 +269,7 @@ def notice_edit(
     v = _clean(actor, data, now, new=False)
     db.session.add(NoticeRevision(notice_id=notice.id, editor_id=actor.id, at=now, snapshot=_snapshot(notice)))
     ids, _ = v["building_ids"]
+    _invalidate(building_ids=[*ids, *(t.building_id for t in notice.targets)])
     notice.category, notice.resource, notice.title, notice.body = (v["category"], v["resource"], v["title"], v["body"])
     notice.starts_at, notice.ends_at = v["starts_at"], v["ends_at"]
     notice.valid_until = v["valid_until"] or v["ends_at"] or notice.valid_until
@@ -291,6 +296,7 @@ def notice_withdraw(
         raise Locked("Оповещение уже отменено")
     notice.withdrawn_reason = clean_text(reason, "reason", "причину отмены", max_len=300)
     notice.status, notice.withdrawn_at = "withdrawn", now
+    _invalidate(building_ids=[t.building_id for t in notice.targets])
     audit_record(actor=actor, action="notice_withdrawn", entity_type="notice", entity_id=notice.id, origin=origin)
     db.session.commit()
     return notice
@@ -403,22 +409,90 @@ def notice_feed(user: User, *, now: datetime, offset: int = 0, limit: int = PAGE
     return FeedPage(pinned if offset == 0 else [], items, read, offset + limit if len(rows) > limit else None)
 
 
-def unread_count(user: User, *, now: datetime) -> int:
+def _unread_key(user: User) -> str | None:
+    """What an owner's or council member's unread count depends on besides the notices themselves: the
+    (building, entrance) of every premises they own, their council seats, and the account's age. None for
+    staff and suppliers, whose audience follows their organisation's buildings (changed elsewhere): theirs is
+    counted live (they are few; owners are 20,000)."""
+    if user.staff_memberships or user.is_operator:
+        return None
+    parts = sorted((o.premises.building_id, o.premises.entrance or 0) for o in user.ownerships)
+    seats = sorted(m.building_id for m in user.council_memberships)
+    created = user.created_at.isoformat() if user.created_at else ""
+    return hashlib.blake2b(repr((parts, seats, created)).encode(), digest_size=16).hexdigest()
+
+
+def _unread_live(user: User, now: datetime) -> tuple[int, datetime | None]:
+    """The count and the oldest counted notice's publication (it leaves the window first)."""
     ids = _visible_ids(user)
     if ids is None:
-        return 0
+        return 0, None
     since = max(user.created_at or now, now - UNREAD_WINDOW)
-    return (
-        db.session.scalar(
-            select(func.count(Notice.id)).where(
-                Notice.id.in_(ids),
-                Notice.status == "published",
-                Notice.published_at >= since,
-                Notice.id.notin_(select(NoticeRead.notice_id).where(NoticeRead.user_id == user.id)),
-            )
+    count, oldest = db.session.execute(
+        select(func.count(Notice.id), func.min(Notice.published_at)).where(
+            Notice.id.in_(ids),
+            Notice.status == "published",
+            Notice.published_at >= since,
+            Notice.id.notin_(select(NoticeRead.notice_id).where(NoticeRead.user_id == user.id)),
         )
-        or 0
-    )
+    ).one()
+    if isinstance(oldest, str):  # SQLite returns min() of a timestamp as text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=UTC)
+    return count or 0, oldest
+
+
+def unread_count(user: User, *, now: datetime, store: bool = True) -> int:
+    """Unread published notices of the last 30 days (not older than the account), for the header badge.
+
+    Cached on the user's row, which every request loads anyway, so a hit costs no query. The cached value
+    holds while the audience key is the same, between the moment it was counted and the moment its oldest
+    notice leaves the 30-day window; publish, edit, withdraw and mark-read invalidate it in their own
+    transaction (_invalidate). A miss counts and stores the count on a side connection under the row's
+    notices_gen, so a count raced by an invalidation is not stored (store=False: count, store nothing).
+    """
+    key = _unread_key(user)
+    if (
+        key is not None
+        and user.unread_notices is not None
+        and user.unread_key == key
+        and user.unread_from is not None
+        and user.unread_from <= now
+        and (user.unread_until is None or now < user.unread_until)
+    ):
+        return user.unread_notices
+    count, oldest = _unread_live(user, now)
+    if key is not None and store:
+        values = {"unread_notices": count, "unread_key": key, "unread_from": now,
+                  "unread_until": oldest + UNREAD_WINDOW if oldest is not None else None}
+        stored = side_write(
+            update(User).where(User.id == user.id, User.notices_gen == user.notices_gen).values(**values)
+        )
+        if stored:  # this request asks again (badge, fragment): answer from the object
+            for name, value in values.items():
+                set_committed_value(user, name, value)
+    return count
+
+
+def _invalidate(*, building_ids=(), user_ids=()) -> None:
+    """Forget the cached unread count of everyone who receives notices in these buildings (owners and
+    council; staff and suppliers are counted live), in the caller's transaction."""
+    who = []
+    if building_ids:
+        buildings = sorted(set(building_ids))
+        who.append(User.id.in_(
+            select(Ownership.user_id).join(Premises, Premises.id == Ownership.premises_id)
+            .where(Premises.building_id.in_(buildings))
+        ))
+        who.append(User.id.in_(select(CouncilMembership.user_id).where(CouncilMembership.building_id.in_(buildings))))
+    if user_ids:
+        who.append(User.id.in_(sorted(set(user_ids))))
+    if who:
+        db.session.execute(
+            update(User).where(or_(*who)).values(unread_notices=None, notices_gen=User.notices_gen + 1)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def notice_mark_read(*, user: User, notice: Notice, now: datetime | None = None) -> bool:
@@ -431,6 +505,7 @@ def notice_mark_read(*, user: User, notice: Notice, now: datetime | None = None)
     from sqlalchemy.exc import IntegrityError
 
     db.session.add(NoticeRead(notice_id=notice.id, user_id=user.id, read_at=now or utcnow()))
+    _invalidate(user_ids=[user.id])
     try:
         db.session.commit()
     except IntegrityError:

@@ -1,6 +1,14 @@
-"""Password hashing (argon2id) and the password policy (OWASP ASVS 6.2)."""
+"""Password hashing (argon2id) and the password policy (OWASP ASVS 6.2).
+
+Parameters stay at the OWASP Password Storage Cheat Sheet minimum for argon2id (m = 19 MiB, t = 2, p = 1;
+config ARGON2_*). Every hash and verification takes one of a fixed number of slots per process
+(ARGON2_MAX_CONCURRENT, default 1): a burst of logins queues for the slots instead of taking every core
+from page traffic (docs/performance.md «Logins»).
+"""
 
 import secrets
+import threading
+from contextlib import contextmanager
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -14,20 +22,41 @@ MAX_LENGTH = 128
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 _hasher = PasswordHasher()
+DEFAULT_MAX_CONCURRENT = 1
+_slots = threading.BoundedSemaphore(DEFAULT_MAX_CONCURRENT)
+_slot_count = DEFAULT_MAX_CONCURRENT
 
 
-def configure(*, time_cost: int, memory_cost: int, parallelism: int) -> None:
-    global _hasher
+def configure(*, time_cost: int, memory_cost: int, parallelism: int, max_concurrent: int | None = None) -> None:
+    """Argon2 parameters and the per-process cap on concurrent hashing (None: keep the current cap)."""
+    global _hasher, _slots, _slot_count
     _hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    if max_concurrent is not None and int(max_concurrent) != _slot_count:
+        _slot_count = max(1, int(max_concurrent))
+        _slots = threading.BoundedSemaphore(_slot_count)
+
+
+def max_concurrent() -> int:
+    return _slot_count
+
+
+@contextmanager
+def _slot():
+    """Hold one hashing slot (argon2-cffi releases the GIL, so threads really hash in parallel)."""
+    slots = _slots
+    with slots:
+        yield
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _slot():
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _slot():
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

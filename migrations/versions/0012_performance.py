@@ -26,12 +26,25 @@ def upgrade():
     # (the board's "latest before the month" reads it backwards); nothing to add.
     # --- end scale ---
     # --- fixedcost ---
+    # The unread-notices badge cached on users (app/services/notices.py unread_count).
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.add_column(sa.Column('unread_notices', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('unread_key', sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column('unread_from', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('unread_until', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('notices_gen', sa.Integer(), server_default='0', nullable=False))
     # --- end fixedcost ---
     pass
 
 
 def downgrade():
     # --- fixedcost ---
+    with op.batch_alter_table('users') as batch_op:
+        batch_op.drop_column('notices_gen')
+        batch_op.drop_column('unread_until')
+        batch_op.drop_column('unread_from')
+        batch_op.drop_column('unread_key')
+        batch_op.drop_column('unread_notices')
     # --- end fixedcost ---
     # --- scale ---
     op.drop_index("ix_questions_inbox_org", table_name="questions")

@@ -1,4 +1,4 @@
-from wtforms import PasswordField, StringField
+from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from app.forms import Form
@@ -7,6 +7,7 @@ from app.forms import Form
 class LoginForm(Form):
     login = StringField("Логин", validators=[InputRequired("Введите логин"), Length(max=64)])
     password = PasswordField("Пароль", validators=[InputRequired("Введите пароль"), Length(max=256)])
+    remember = BooleanField("Запомнить меня на этом телефоне")
 
 
 class ChangePasswordForm(Form):

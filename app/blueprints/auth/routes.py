@@ -51,9 +51,13 @@ def _session_token() -> str | None:
     return session.get("_user_id")
 
 
-def _after_login(user, next_url: str | None, *, two_factor_passed: bool):
-    """The session is open: the forced password change first, then the grace-period reminder."""
-    login_user(user)
+def _after_login(user, next_url: str | None, *, two_factor_passed: bool, remember: bool = False):
+    """The session is open: the forced password change first, then the grace-period reminder.
+
+    A remembered session also gets Flask-Login's remember cookie, holding the same server-side token: when the
+    phone's browser drops the session cookie, the token still finds its user_sessions row (and nothing once
+    the row is revoked, expired or idle — app/services/sessions.py)."""
+    login_user(user, remember=remember, duration=sessions.REMEMBER_LIFETIME if remember else None)
     if user.must_change_password:
         flash("Вы вошли по временному паролю. Придумайте свой пароль, чтобы продолжить.", "info")
         return redirect(url_for("auth.change_password"), code=303)
@@ -90,8 +94,9 @@ def login():
                 session[PENDING] = {"u": user.id, "v": user.session_version, "t": int(time.time()),
                                     "next": request.args.get("next")}
                 return redirect(url_for("auth.two_factor_login"), code=303)
-            sessions.session_start(user=user, origin=origin(), lifetime=_lifetime())
-            return _after_login(user, request.args.get("next"), two_factor_passed=False)
+            remember = bool(form.remember.data) and sessions.remember_allowed(user)
+            sessions.session_start(user=user, origin=origin(), lifetime=_lifetime(), remember=remember)
+            return _after_login(user, request.args.get("next"), two_factor_passed=False, remember=remember)
     elif form.is_submitted():
         status = 422
     # The password is never sent back into the page.
@@ -172,8 +177,11 @@ def change_password():
         else:
             # Every session of the user ends; this browser gets a new one.
             user = current_user._get_current_object()
+            live = g.get("user_session")
+            remembered = bool(live and live.remember) and sessions.remember_allowed(user)
             sessions.session_renew(user=user, token=_session_token(), origin=origin(), lifetime=_lifetime())
-            login_user(user, fresh=True)
+            login_user(user, fresh=True, remember=remembered,
+                       duration=sessions.REMEMBER_LIFETIME if remembered else None)
             flash("Пароль изменён. На других устройствах нужно войти заново.", "success")
             return redirect(url_for("profile.index"), code=303)
     elif form.is_submitted():

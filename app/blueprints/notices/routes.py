@@ -164,6 +164,8 @@ def notices_context():
 
         if not user.is_authenticated:
             return 0
-        return svc.unread_count(user, now=utcnow())
+        # Only a GET stores a freshly counted badge: a POST (a refused one included) changes nothing it
+        # was not asked to change.
+        return svc.unread_count(user, now=utcnow(), store=request.method in ("GET", "HEAD"))
 
     return {"unread_notices": unread_notices, "notice_when": svc.when}
