@@ -48,6 +48,10 @@ class Config:
     ARGON2_TIME_COST = 2
     ARGON2_MEMORY_COST = 19 * 1024
     ARGON2_PARALLELISM = 1
+    # Hashes at once per process (a login burst must not starve page traffic; total = workers × this)
+    ARGON2_MAX_CONCURRENT = int(os.environ.get("ARGON2_MAX_CONCURRENT", "1"))
+    # A request that waited longer than this in the queue (nginx's X-Request-Start) gets a fast 503; 0 = off
+    OVERLOAD_QUEUE_LIMIT_MS = int(os.environ.get("OVERLOAD_QUEUE_LIMIT_MS", "3000"))
     TEMP_PASSWORD_DAYS = 14
 
     # Rate limits (Flask-Limiter); memory by default, Redis in production
