@@ -38,6 +38,7 @@ from app.services.statements import (  # noqa: F401  (re-exported: callers use b
     current_debt,
     due_date,
     money,
+    premises_account,
     premises_statements,
     statement_paid,
     statements_issue,

@@ -130,10 +130,8 @@ def _previous_for(meter_ids: list[int], period: date) -> dict[int, Reading]:
         .correlate(Meter)
         .scalar_subquery()
     )
-    ids = [i for i in db.session.scalars(select(latest_id).where(Meter.id.in_(meter_ids))) if i is not None]
-    if not ids:
-        return {}
-    return {r.meter_id: r for r in db.session.scalars(select(Reading).where(Reading.id.in_(ids)))}
+    latest_ids = select(latest_id).where(Meter.id.in_(meter_ids))  # NULL for a meter without one: no match
+    return {r.meter_id: r for r in db.session.scalars(select(Reading).where(Reading.id.in_(latest_ids)))}
 
 
 def _next_for(meter: Meter, period: date) -> Reading | None:

@@ -122,6 +122,12 @@ def statement_paid(statement: Statement) -> Decimal:
 
 def premises_statements(premises: Premises) -> list[tuple[Statement, bool]]:
     """Statements newest first, each with paid/unpaid (payments after it cover its amount due)."""
+    return premises_account(premises)[0]
+
+
+def premises_account(premises: Premises) -> tuple[list[tuple[Statement, bool]], Decimal | None]:
+    """The receipts list and what the owner owes today, from the same two queries (statements, payments):
+    `premises_statements` and `current_debt` in one go for the receipts page."""
     statements = list(db.session.scalars(select(Statement).where(Statement.premises_id == premises.id)
                                          .order_by(Statement.period.desc())))
     payments = list(db.session.execute(select(Payment.paid_on, Payment.amount).where(
@@ -131,7 +137,11 @@ def premises_statements(premises: Premises) -> list[tuple[Statement, bool]]:
         after = add_months(s.period, 1)
         paid_after = sum((a for d, a in payments if d >= after), Decimal(0))
         result.append((s, s.amount_due <= 0 or paid_after >= s.amount_due))
-    return result
+    if not statements:
+        return result, None
+    latest = statements[0]
+    since = add_months(latest.period, 1)
+    return result, money(latest.amount_due - sum((a for d, a in payments if d >= since), Decimal(0)))
 
 
 def current_debt(premises: Premises, today: date) -> Decimal | None:

@@ -3,9 +3,8 @@ from flask_login import login_required
 
 from app.blueprints.apartment.current import current_premises
 from app.blueprints.receipts import bp
-from app.models.base import utcnow
 from app.services import billing, receipt_explain, receipt_pay, receipts
-from app.services.periods import local_today, parse_period
+from app.services.periods import parse_period
 
 
 def _receipt_premises():
@@ -20,12 +19,11 @@ def _receipt_premises():
 @login_required
 def index():
     premises = _receipt_premises()
-    statements = billing.premises_statements(premises)
     chosen = request.args.get("period")
     if chosen:  # the month picker works without JavaScript
         return redirect(url_for("receipts.detail", period=chosen), code=303)
-    return render_template("receipts/index.html", premises=premises, statements=statements,
-                           debt=billing.current_debt(premises, local_today(utcnow())))
+    statements, debt = billing.premises_account(premises)  # one pass: the list and today's debt
+    return render_template("receipts/index.html", premises=premises, statements=statements, debt=debt)
 
 
 @bp.get("/<period>")
