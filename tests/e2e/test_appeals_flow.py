@@ -54,3 +54,16 @@ def test_file_appeal_and_see_status_change_live(page, browser, base_url, tmp_pat
     page.locator("#appeal-live .tag-in_progress").wait_for(timeout=15_000)
     assert page.url == url
     assert "В работе" in page.locator("#appeal-live .big-status").inner_text()
+
+
+def test_staff_board_filters_fit_320_px(browser, base_url):
+    """The board's filter selects hold long category and staff names: they shrink instead of widening the page."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 320, "height": 700})
+    page = context.new_page()
+    try:
+        login(page, "staff")
+        page.goto("/manage/appeals")
+        page.get_by_label("Категория").wait_for()
+        assert_fits(page, 320)
+    finally:
+        context.close()
