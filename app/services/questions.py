@@ -47,7 +47,7 @@ Addressee = Literal["uk", "council", "rso"]
 Tab = Literal["new", "mine", "answered", "all"]
 
 TABS: dict[str, str] = {"new": "Новые", "mine": "Мои", "answered": "С ответом", "all": "Все"}
-PAGE_SIZE = 20
+PAGE_SIZE = 50  # the staff inbox, as every staff list (app/services/paging.py)
 OWNER_PAGE_SIZE = 30
 SUBJECT_MAX = 160
 TEXT_MAX = 5000

@@ -17,7 +17,6 @@ from app.htmx import render_fragment, targets
 from app.models.people import Role
 from app.services import questions as svc
 from app.services.errors import Conflict, Invalid, Locked
-from app.services.paging import PAGE_SIZE
 from app.web import origin, roles_required
 
 INBOX_ROLES = (Role.STAFF, Role.COUNCIL, Role.RSO)
@@ -42,7 +41,7 @@ def inbox():
         return render_fragment("manage/_inbox_tabs.html", tab=tab, tabs=svc.TABS,
                                counts=svc.inbox_counts(actor=current_user))
     offset = max(request.args.get("offset", 0, type=int), 0)
-    page = svc.inbox_for(actor=current_user, tab=tab, offset=offset, limit=PAGE_SIZE)  # 50 a page
+    page = svc.inbox_for(actor=current_user, tab=tab, offset=offset, limit=svc.PAGE_SIZE)  # 50 a page
     context = {"page": page, "tab": tab, "tabs": svc.TABS, "counts": page.counts, "offset": offset,
                "next_url": url_for("manage.inbox", tab=tab, offset=offset or None)}
     if targets("inbox-more"):
