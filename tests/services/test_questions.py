@@ -194,7 +194,7 @@ def test_paging(world):
     first = svc.inbox_for(actor=world.staff, tab="new")
     assert len(first.items) == svc.PAGE_SIZE and first.next_offset == svc.PAGE_SIZE
     rest = svc.inbox_for(actor=world.staff, tab="new", offset=first.next_offset)
-    assert [i.question.subject for i in rest.items] == ["Вопрос 20", "Вопрос 21", "Вопрос 22"]
+    assert [i.question.subject for i in rest.items] == [f"Вопрос {svc.PAGE_SIZE + k:02d}" for k in range(3)]
     assert rest.next_offset is None
 
 
