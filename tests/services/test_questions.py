@@ -5,7 +5,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db as _db
 from app.models import AuditLog, OutboxMessage, Question, QuestionMessage, User
@@ -13,6 +13,7 @@ from app.models.appeals import QuestionStatus
 from app.services import questions as svc
 from app.services.errors import Conflict, Invalid, Locked, NotAllowed, NotFound
 from tests.factories import CouncilFactory, OrganisationFactory, OwnershipFactory, StaffFactory, UserFactory
+from tests.queries import QueryCounter
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 11:00 in Chita
 
@@ -196,21 +197,6 @@ def test_paging(world):
     rest = svc.inbox_for(actor=world.staff, tab="new", offset=first.next_offset)
     assert [i.question.subject for i in rest.items] == [f"Вопрос {svc.PAGE_SIZE + k:02d}" for k in range(3)]
     assert rest.next_offset is None
-
-
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __enter__(self):
-        event.listen(_db.engine, "before_cursor_execute", self._hit)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(_db.engine, "before_cursor_execute", self._hit)
-
-    def _hit(self, *args):
-        self.count += 1
 
 
 def _inbox_queries(world, tab):

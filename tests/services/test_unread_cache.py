@@ -4,13 +4,14 @@ count (publish, edit, withdraw, read, a new flat or council seat, the 30-day win
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.extensions import db as _db
 from app.models import User
 from app.services import notices as svc
 from tests.factories import CouncilFactory, OwnershipFactory
+from tests.queries import QueryCounter
 
 NOW = datetime(2026, 11, 22, 3, 0, tzinfo=UTC)
 
@@ -20,19 +21,6 @@ def data(building_id, **kw):
                   building_ids=(building_id,))
     values.update(kw)
     return svc.NoticeInput(**values)
-
-
-class Count:
-    def __enter__(self):
-        self.n = 0
-        event.listen(_db.engine, "before_cursor_execute", self._hit)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(_db.engine, "before_cursor_execute", self._hit)
-
-    def _hit(self, *args):
-        self.n += 1
 
 
 @pytest.fixture
@@ -54,9 +42,9 @@ def test_a_warm_count_costs_no_query(aged, db):
     assert svc.unread_count(aged.neighbour, now=NOW) == 1  # counted and stored
     assert stored(aged.neighbour.id)[0] == 1
     user = db.session.get(User, aged.neighbour.id)  # a new request loads the row: the count comes with it
-    with Count() as c:
+    with QueryCounter() as c:
         assert svc.unread_count(user, now=NOW) == 1
-    assert c.n == 0
+    assert c.count == 0
 
 
 def test_publish_edit_withdraw_and_read_are_seen_at_once(aged, db):

@@ -4,11 +4,12 @@ import gzip
 import re
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.extensions import db as _db
 from app.models import Building, User
 from tests.conftest import login_as
+from tests.queries import QueryCounter
 
 PAGE_BUDGET = 14 * 1024
 FRAGMENT_BUDGET = 5 * 1024
@@ -62,21 +63,6 @@ def test_fragment_budget_for_the_big_building_table(app, demo):
     r = c.get(f"/manage/buildings/{big.id}", query_string={"entrance": 1},
               headers={"HX-Request": "true", "HX-Target": "premises-table"})
     assert gz(r.data) <= FRAGMENT_BUDGET, gz(r.data)
-
-
-class QueryCounter:
-    def __init__(self, engine):
-        self.engine, self.count = engine, 0
-
-    def __enter__(self):
-        event.listen(self.engine, "before_cursor_execute", self._hit)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(self.engine, "before_cursor_execute", self._hit)
-
-    def _hit(self, *args):
-        self.count += 1
 
 
 def _queries(app, login, path):

@@ -5,7 +5,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db as _db
 from app.models import Appeal, Question, QuestionMessage
@@ -14,28 +13,14 @@ from app.services import appeals as appeals_svc
 from app.services.paging import PAGE_SIZE, page_number
 from tests import factories as F
 from tests.conftest import login_as
+from tests.queries import QueryCounter
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 
 
-class Queries:
-    def __init__(self):
-        self.count = 0
-
-    def __enter__(self):
-        event.listen(_db.engine, "before_cursor_execute", self._hit)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(_db.engine, "before_cursor_execute", self._hit)
-
-    def _hit(self, *args):
-        self.count += 1
-
-
 def _get(client, path, **kw):
     _db.session.expire_all()  # no help from objects the test has loaded
-    with Queries() as q:
+    with QueryCounter() as q:
         r = client.get(path, **kw)
     assert r.status_code == 200, r.status_code
     return r, q.count
@@ -121,7 +106,7 @@ def test_appeals_service_page_rows_are_loaded_with_their_premises(app, world, db
     _db.session.expire_all()
     rows, _counts, pager = appeals_svc.board_page(world.staff, appeals_svc.BoardFilters(), NOW, page=1, size=5)
     assert len(rows) == 5 and pager.has_next and pager.next == 2
-    with Queries() as q:
+    with QueryCounter() as q:
         titles = [a.premises.title for a in rows] + [a.category.name for a in rows] + [a.building.short_address
                                                                                       for a in rows]
     assert q.count == 0 and len(titles) == 15

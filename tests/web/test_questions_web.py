@@ -7,7 +7,6 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from app.extensions import db as _db
 from app.models import AuditLog, OutboxMessage, Question, QuestionMessage, User
@@ -16,6 +15,7 @@ from app.models.base import utcnow
 from app.services import questions as svc
 from tests.conftest import login_as
 from tests.factories import OwnershipFactory, UserFactory
+from tests.queries import QueryCounter
 
 ROLES = ["anon", "owner", "neighbour", "owner_other", "council", "staff", "ukadmin", "staff_other", "rso",
          "operator"]
@@ -388,21 +388,6 @@ def test_texts_are_shown_as_text(app, world):
 
 
 # --- budgets -------------------------------------------------------------------------------------------------------
-
-
-class QueryCounter:
-    def __init__(self):
-        self.count = 0
-
-    def __enter__(self):
-        event.listen(_db.engine, "before_cursor_execute", self._hit)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(_db.engine, "before_cursor_execute", self._hit)
-
-    def _hit(self, *args):
-        self.count += 1
 
 
 def _many_questions(world, db, n):
